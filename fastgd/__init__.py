@@ -1,0 +1,39 @@
+"""fastgd: gradient descent at native speed.
+
+The package is laid out by what each part is:
+
+* :mod:`fastgd.kernels` -- update rules as ``@njit`` kernels over flat arrays;
+* :mod:`fastgd.optim` -- optimizer objects (``fastgd.Adam`` ...) around them;
+* :mod:`fastgd.schedules` -- learning rates as functions of the step.
+
+``import fastgd`` is cheap: it imports neither numba nor any submodule, and
+compiles nothing. Names are loaded the first time they are used.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> submodule that defines it
+_LAZY = {
+    **{name: "fastgd.optim" for name in
+       ("Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam",
+        "ASGD", "OPTIMIZERS")},
+}
+_SUBMODULES = {"kernels", "optim", "schedules"}
+
+__all__ = sorted([*_LAZY, *_SUBMODULES])
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"fastgd.{name}")
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'fastgd' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

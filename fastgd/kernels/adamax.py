@@ -1,0 +1,48 @@
+"""Adamax: Adam with the infinity norm in place of the second moment."""
+
+import numpy as np
+from numba import prange
+
+from .._numba import CHUNK, PARALLEL_THRESHOLD, cast_like, jit, jit_parallel, n_chunks
+
+
+@jit
+def _adamax_range(start, stop, params, grad, exp_avg, exp_inf, weight_decay,
+                  one_minus_beta1, beta2, eps, clr):
+    for i in range(start, stop):
+        g = grad[i]
+        if weight_decay != 0:
+            g = g + weight_decay * params[i]
+        m = exp_avg[i] + one_minus_beta1 * (g - exp_avg[i])
+        u = max(beta2 * exp_inf[i], np.abs(g) + eps)
+        exp_avg[i] = m
+        exp_inf[i] = u
+        params[i] = params[i] - clr * (m / u)
+
+
+@jit_parallel
+def adamax_step(params, grad, exp_avg, exp_inf, step, lr=2e-3, beta1=0.9,
+                beta2=0.999, eps=1e-8, weight_decay=0.0):
+    r"""One Adamax step (Kingma & Ba, 2015, section 7.1, Algorithm 2), in place.
+
+    As ``torch.optim.Adamax``::
+
+        g_t     = g_t + lambda * theta_{t-1}               (if lambda != 0)
+        m_t     = beta1 * m_{t-1} + (1 - beta1) * g_t       (exp_avg)
+        u_t     = max(beta2 * u_{t-1}, |g_t| + eps)         (exp_inf)
+        theta_t = theta_{t-1} - lr / (1 - beta1**t) * m_t / u_t
+
+    The paper has no eps; PyTorch adds it to |g_t| so u_t never is 0.
+    """
+    n = params.size
+    wd = cast_like(weight_decay, params)
+    omb1 = cast_like(1.0 - beta1, params)
+    b2 = cast_like(beta2, params)
+    eps_ = cast_like(eps, params)
+    clr = cast_like(lr / (1.0 - beta1 ** step), params)
+    if n <= PARALLEL_THRESHOLD:
+        _adamax_range(0, n, params, grad, exp_avg, exp_inf, wd, omb1, b2, eps_, clr)
+    else:
+        for c in prange(n_chunks(n)):
+            _adamax_range(c * CHUNK, min(n, (c + 1) * CHUNK), params, grad, exp_avg,
+                          exp_inf, wd, omb1, b2, eps_, clr)

@@ -1,0 +1,77 @@
+"""Gradient clipping and the non-finite guard: chunked, deterministic reductions."""
+
+import numpy as np
+from numba import prange
+
+from .._numba import CHUNK, cast_like, jit, jit_parallel, n_chunks
+
+
+@jit_parallel
+def sum_of_squares(x):
+    """sum(x**2), accumulated in float64 per CHUNK and combined in chunk order.
+
+    The result does not depend on the number of threads.
+    """
+    n = x.size
+    nc = n_chunks(n)
+    partial = np.zeros(nc, dtype=np.float64)
+    for c in prange(nc):
+        s = 0.0
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            v = np.float64(x[i])
+            s += v * v
+        partial[c] = s
+    total = 0.0
+    for c in range(nc):
+        total += partial[c]
+    return total
+
+
+@jit_parallel
+def all_finite(x):
+    """True when no element of x is NaN or +-inf."""
+    n = x.size
+    nc = n_chunks(n)
+    bad = np.zeros(nc, dtype=np.int64)
+    for c in prange(nc):
+        # a count, not an early exit, so the loop vectorises. (Tricks such as
+        # summing x - x are folded to 0 under the 'reassoc' flag.)
+        k = 0
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            k += not np.isfinite(x[i])
+        bad[c] = k
+    return bad.sum() == 0
+
+
+@jit_parallel
+def scale_(x, factor):
+    """x *= factor, in place."""
+    f = cast_like(factor, x)
+    for i in prange(x.size):
+        x[i] = x[i] * f
+
+
+@jit_parallel
+def clip_by_value_(x, clip_value):
+    """Clamp every element of x to [-clip_value, clip_value], in place (NaN stays NaN)."""
+    hi = cast_like(clip_value, x)
+    lo = -hi
+    for i in prange(x.size):
+        v = x[i]
+        if v > hi:
+            x[i] = hi
+        elif v < lo:
+            x[i] = lo
+
+
+@jit
+def clip_by_global_norm_(x, max_norm):
+    """Scale x in place so its L2 norm is at most max_norm; return the norm before.
+
+    As ``torch.nn.utils.clip_grad_norm_``: the factor is max_norm / (norm + 1e-6)
+    when the norm exceeds max_norm.
+    """
+    norm = np.sqrt(sum_of_squares(x))
+    if norm > max_norm:
+        scale_(x, max_norm / (norm + 1e-6))
+    return norm

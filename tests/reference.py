@@ -1,0 +1,160 @@
+"""Slow, readable NumPy references for every update rule: the ground truth.
+
+Written from the papers' equations (in PyTorch's conventions, as the kernels
+promise), one step per call, with no shared code with fastgd. Arithmetic
+happens in the dtype of the arrays (NumPy keeps float32 with Python scalars).
+
+Each ``ref_*`` function takes ``theta`` (updated copy returned), ``g``,
+``state`` (a dict it updates, created on the first call when empty), ``t``
+(1 for the first step) and the hyperparameters, and returns the new theta.
+State keys match the optimizer's ``state`` dict.
+"""
+
+import math
+
+import numpy as np
+
+
+def _zeros(theta):
+    return np.zeros_like(theta)
+
+
+def ref_sgd(theta, g, state, t, lr, momentum=0.0, dampening=0.0, nesterov=False,
+            weight_decay=0.0):
+    if weight_decay:
+        g = g + weight_decay * theta
+    if momentum:
+        if "momentum_buffer" not in state or state["momentum_buffer"].size == 0:
+            b = g.copy()
+        else:
+            b = momentum * state["momentum_buffer"] + (1 - dampening) * g
+        state["momentum_buffer"] = b
+        g = g + momentum * b if nesterov else b
+    return theta - lr * g
+
+
+def ref_adagrad(theta, g, state, t, lr, lr_decay=0.0, weight_decay=0.0,
+                initial_accumulator_value=0.0, eps=1e-10):
+    if "sum" not in state:
+        state["sum"] = np.full_like(theta, initial_accumulator_value)
+    if weight_decay:
+        g = g + weight_decay * theta
+    clr = lr / (1 + (t - 1) * lr_decay)
+    state["sum"] = state["sum"] + g * g
+    return theta - clr * g / (np.sqrt(state["sum"]) + eps)
+
+
+def ref_rmsprop(theta, g, state, t, lr, alpha=0.99, eps=1e-8, weight_decay=0.0,
+                momentum=0.0, centered=False):
+    if weight_decay:
+        g = g + weight_decay * theta
+    v = alpha * state.get("square_avg", _zeros(theta)) + (1 - alpha) * g * g
+    state["square_avg"] = v
+    if centered:
+        a = alpha * state.get("grad_avg", _zeros(theta)) + (1 - alpha) * g
+        state["grad_avg"] = a
+        s = np.sqrt(v - a * a) + eps
+    else:
+        s = np.sqrt(v) + eps
+    if momentum > 0:
+        b = momentum * state.get("momentum_buffer", _zeros(theta)) + g / s
+        state["momentum_buffer"] = b
+        return theta - lr * b
+    return theta - lr * g / s
+
+
+def _adam(theta, g, state, t, lr, betas, eps, l2, decoupled, amsgrad):
+    beta1, beta2 = betas
+    if decoupled:
+        theta = theta * (1 - lr * decoupled)
+    if l2:
+        g = g + l2 * theta
+    m = beta1 * state.get("exp_avg", _zeros(theta)) + (1 - beta1) * g
+    v = beta2 * state.get("exp_avg_sq", _zeros(theta)) + (1 - beta2) * g * g
+    state["exp_avg"], state["exp_avg_sq"] = m, v
+    if amsgrad:
+        v = np.maximum(state.get("max_exp_avg_sq", _zeros(theta)), v)
+        state["max_exp_avg_sq"] = v
+    m_hat = m / (1 - beta1 ** t)
+    v_hat = v / (1 - beta2 ** t)
+    return theta - lr * m_hat / (np.sqrt(v_hat) + eps)
+
+
+def ref_adam(theta, g, state, t, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+             amsgrad=False):
+    return _adam(theta, g, state, t, lr, betas, eps, weight_decay, 0.0, amsgrad)
+
+
+def ref_adamw(theta, g, state, t, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+              amsgrad=False):
+    return _adam(theta, g, state, t, lr, betas, eps, 0.0, weight_decay, amsgrad)
+
+
+def ref_adamax(theta, g, state, t, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    beta1, beta2 = betas
+    if weight_decay:
+        g = g + weight_decay * theta
+    m = beta1 * state.get("exp_avg", _zeros(theta)) + (1 - beta1) * g
+    u = np.maximum(beta2 * state.get("exp_inf", _zeros(theta)), np.abs(g) + eps)
+    state["exp_avg"], state["exp_inf"] = m, u
+    return theta - lr / (1 - beta1 ** t) * m / u
+
+
+def ref_nadam(theta, g, state, t, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+              momentum_decay=4e-3, decoupled_weight_decay=False):
+    beta1, beta2 = betas
+    if weight_decay:
+        if decoupled_weight_decay:
+            theta = theta * (1 - lr * weight_decay)
+        else:
+            g = g + weight_decay * theta
+    mu_t = beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))
+    mu_next = beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
+    prod = state.get("mu_product", 1.0) * mu_t
+    state["mu_product"] = prod
+    m = beta1 * state.get("exp_avg", _zeros(theta)) + (1 - beta1) * g
+    v = beta2 * state.get("exp_avg_sq", _zeros(theta)) + (1 - beta2) * g * g
+    state["exp_avg"], state["exp_avg_sq"] = m, v
+    denom = np.sqrt(v / (1 - beta2 ** t)) + eps
+    theta = theta - lr * (1 - mu_t) / (1 - prod) * g / denom
+    return theta - lr * mu_next / (1 - prod * mu_next) * m / denom
+
+
+def ref_radam(theta, g, state, t, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+              decoupled_weight_decay=False):
+    beta1, beta2 = betas
+    if weight_decay:
+        if decoupled_weight_decay:
+            theta = theta * (1 - lr * weight_decay)
+        else:
+            g = g + weight_decay * theta
+    m = beta1 * state.get("exp_avg", _zeros(theta)) + (1 - beta1) * g
+    v = beta2 * state.get("exp_avg_sq", _zeros(theta)) + (1 - beta2) * g * g
+    state["exp_avg"], state["exp_avg_sq"] = m, v
+    m_hat = m / (1 - beta1 ** t)
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * t * beta2 ** t / (1 - beta2 ** t)
+    if rho_t > 5:
+        r = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+        return theta - lr * m_hat * r * math.sqrt(1 - beta2 ** t) / (np.sqrt(v) + eps)
+    return theta - lr * m_hat
+
+
+def ref_asgd(theta, g, state, t, lr, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0):
+    eta = state.get("eta", lr)
+    mu = state.get("mu", 1.0)
+    if weight_decay:
+        g = g + weight_decay * theta
+    theta = theta * (1 - lambd * eta) - eta * g
+    ax = state.get("ax", _zeros(theta))
+    state["ax"] = theta.copy() if mu == 1 else ax + mu * (theta - ax)
+    state["eta"] = lr / (1 + lambd * lr * t) ** alpha
+    state["mu"] = 1 / max(1, t - t0)
+    return theta
+
+
+REFERENCES = {
+    "sgd": ref_sgd, "adagrad": ref_adagrad, "rmsprop": ref_rmsprop, "adam": ref_adam,
+    "adamw": ref_adamw, "adamax": ref_adamax, "nadam": ref_nadam, "radam": ref_radam,
+    "asgd": ref_asgd,
+}
