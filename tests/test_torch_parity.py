@@ -1,0 +1,40 @@
+"""Trajectories match torch.optim with the same hyperparameters (optional: needs torch)."""
+
+import numpy as np
+import pytest
+
+from .registry import CASES
+
+torch = pytest.importorskip("torch")
+
+TORCH_CLASSES = {"sgd": "SGD", "adagrad": "Adagrad", "rmsprop": "RMSprop", "adam": "Adam",
+                 "adamw": "AdamW", "adamax": "Adamax", "nadam": "NAdam", "radam": "RAdam",
+                 "asgd": "ASGD"}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_matches_torch(case, dtype):
+    rng = np.random.default_rng(7)
+    n = 64
+    theta0 = rng.standard_normal(n).astype(dtype)
+    grads = [rng.standard_normal(n).astype(dtype) for _ in range(60)]
+
+    x = theta0.copy()
+    opt = case.cls(x, **case.kwargs)
+    tp = torch.nn.Parameter(torch.from_numpy(theta0.copy()))
+    topt = getattr(torch.optim, TORCH_CLASSES[case.name])([tp], **case.kwargs)
+    for g in grads:
+        opt.step(g)
+        tp.grad = torch.from_numpy(g.copy())
+        topt.step()
+    tol = dict(rtol=1e-10, atol=1e-12) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-5)
+    if case.name in ("asgd", "nadam") and dtype == np.float64:
+        # torch keeps ASGD's eta and mu and NAdam's mu_product as float32 scalars
+        # (its default scalar dtype) even for float64 parameters; fastgd keeps float64.
+        tol = dict(rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(x, tp.detach().numpy(), **tol)
+    tstate = topt.state[tp]
+    for name, value in opt.state.items():
+        if isinstance(value, np.ndarray) and value.size and name in tstate:
+            np.testing.assert_allclose(value, tstate[name].numpy(), **tol, err_msg=name)
