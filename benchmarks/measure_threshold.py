@@ -14,20 +14,21 @@ import numpy as np
 from numba import prange
 
 from fastgd._numba import CHUNK, jit, jit_parallel, n_chunks
-from fastgd.kernels.adam import _adam_range
+from fastgd.kernels.adam import _adam_loop
 
 
 @jit
 def serial(p, g, m, v, vmax, decay, wd, omb1, b2, omb2, ss, bc2s, eps):
-    _adam_range(0, p.size, p, g, m, v, vmax, decay, wd, omb1, b2, omb2, ss, bc2s, eps, False)
+    _adam_loop(p, g, m, v, vmax, decay, wd, omb1, b2, omb2, ss, bc2s, eps, False)
 
 
 @jit_parallel
 def parallel(p, g, m, v, vmax, decay, wd, omb1, b2, omb2, ss, bc2s, eps):
     n = p.size
     for c in prange(n_chunks(n)):
-        _adam_range(c * CHUNK, min(n, (c + 1) * CHUNK), p, g, m, v, vmax, decay, wd, omb1, b2,
-                    omb2, ss, bc2s, eps, False)
+        lo, hi = c * CHUNK, min(n, (c + 1) * CHUNK)
+        _adam_loop(p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], vmax, decay, wd, omb1, b2, omb2, ss,
+                   bc2s, eps, False)
 
 
 def main():

@@ -12,9 +12,9 @@ from fastgd._numba import jit
 from .registry import CASES
 
 RANGE_FUNCTIONS = [
-    ("sgd", "_sgd_range"), ("adagrad", "_adagrad_range"), ("rmsprop", "_rmsprop_range"),
-    ("adam", "_adam_range"), ("adamax", "_adamax_range"), ("nadam", "_nadam_range"),
-    ("radam", "_radam_range"), ("asgd", "_asgd_range"),
+    ("sgd", "_sgd_loop"), ("adagrad", "_adagrad_loop"), ("rmsprop", "_rmsprop_loop"),
+    ("adam", "_adam_loop"), ("adamax", "_adamax_loop"), ("nadam", "_nadam_loop"),
+    ("radam", "_radam_loop"), ("asgd", "_asgd_loop"),
 ]
 DOUBLE_MATH = re.compile(r"= (fadd|fsub|fmul|fdiv|fcmp \w+) (fast |nsz |arcp |contract |afn |reassoc )*"
                          r"(<\d+ x )?double|@llvm\.sqrt\.(v\d+)?f64")
@@ -30,9 +30,7 @@ def _float32_arguments(py_func):
     names = py_func.__code__.co_varnames[:py_func.__code__.co_argcount]
     args = []
     for name in names:
-        if name in ("start", "stop"):
-            args.append(0 if name == "start" else 8)
-        elif name in ARRAYS:
+        if name in ARRAYS:
             args.append(np.ones(8, np.float32))
         elif name in FLAGS:
             args.append(True)

@@ -10,7 +10,7 @@ overhead of a 100-parameter step from Python.
 import numpy as np
 from numba import prange
 
-from .._numba import CHUNK, jit_parallel, n_chunks
+from .._numba import CHUNK, jit, jit_parallel, n_chunks
 from .harness import Row, best_of, optional, section, with_ratios
 
 N = 10_000_000
@@ -22,11 +22,17 @@ def rmw_probe(p, g, m, v):
     """p += g; m += g; v += g: Adam's memory traffic, minimal arithmetic."""
     n = p.size
     for c in prange(n_chunks(n)):
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            gi = g[i]
-            p[i] += gi
-            m[i] += gi
-            v[i] += gi
+        lo, hi = c * CHUNK, min(n, (c + 1) * CHUNK)
+        _rmw(p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi])
+
+
+@jit
+def _rmw(p, g, m, v):
+    for i in range(p.size):
+        gi = g[i]
+        p[i] += gi
+        m[i] += gi
+        v[i] += gi
 
 
 def numpy_adam(p, g, m, v, t, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, tmp=None):

@@ -7,8 +7,8 @@ from .._numba import CHUNK, PARALLEL_THRESHOLD, cast_like, jit, jit_parallel, n_
 
 
 @jit
-def _adagrad_range(start, stop, params, grad, state_sum, clr, eps, weight_decay):
-    for i in range(start, stop):
+def _adagrad_loop(params, grad, state_sum, clr, eps, weight_decay):
+    for i in range(params.size):
         g = grad[i]
         if weight_decay != 0:
             g = g + weight_decay * params[i]
@@ -37,8 +37,9 @@ def adagrad_step(params, grad, state_sum, step, lr, lr_decay=0.0,
     eps_ = cast_like(eps, params)
     wd = cast_like(weight_decay, params)
     if n <= PARALLEL_THRESHOLD:
-        _adagrad_range(0, n, params, grad, state_sum, clr, eps_, wd)
+        _adagrad_loop(params, grad, state_sum, clr, eps_, wd)
     else:
         for c in prange(n_chunks(n)):
-            _adagrad_range(c * CHUNK, min(n, (c + 1) * CHUNK), params, grad,
-                           state_sum, clr, eps_, wd)
+            lo = c * CHUNK
+            hi = min(n, lo + CHUNK)
+            _adagrad_loop(params[lo:hi], grad[lo:hi], state_sum[lo:hi], clr, eps_, wd)

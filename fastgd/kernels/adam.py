@@ -9,10 +9,9 @@ from .._numba import CHUNK, PARALLEL_THRESHOLD, cast_like, jit, jit_parallel, n_
 
 
 @jit
-def _adam_range(start, stop, params, grad, exp_avg, exp_avg_sq, max_exp_avg_sq,
-                decay, weight_decay, one_minus_beta1, beta2, one_minus_beta2, step_size, bc2_sqrt,
-                eps, amsgrad):
-    for i in range(start, stop):
+def _adam_loop(params, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, decay, weight_decay,
+               one_minus_beta1, beta2, one_minus_beta2, step_size, bc2_sqrt, eps, amsgrad):
+    for i in range(params.size):
         p = params[i]
         if decay != 1:
             p = p * decay
@@ -45,13 +44,15 @@ def _adam_family(params, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr,
     bc2_sqrt = cast_like(math.sqrt(bc2), params)
     eps_ = cast_like(eps, params)
     if n <= PARALLEL_THRESHOLD:
-        _adam_range(0, n, params, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, decay, wd,
-                    omb1, b2, omb2, step_size, bc2_sqrt, eps_, amsgrad)
+        _adam_loop(params, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, decay, wd,
+                   omb1, b2, omb2, step_size, bc2_sqrt, eps_, amsgrad)
     else:
         for c in prange(n_chunks(n)):
-            _adam_range(c * CHUNK, min(n, (c + 1) * CHUNK), params, grad, exp_avg,
-                        exp_avg_sq, max_exp_avg_sq, decay, wd, omb1, b2, omb2, step_size,
-                        bc2_sqrt, eps_, amsgrad)
+            lo = c * CHUNK
+            hi = min(n, lo + CHUNK)
+            _adam_loop(params[lo:hi], grad[lo:hi], exp_avg[lo:hi], exp_avg_sq[lo:hi],
+                       max_exp_avg_sq[lo:hi], decay, wd, omb1, b2, omb2, step_size,
+                       bc2_sqrt, eps_, amsgrad)
 
 
 @jit

@@ -7,9 +7,9 @@ from .._numba import CHUNK, PARALLEL_THRESHOLD, cast_like, jit, jit_parallel, n_
 
 
 @jit
-def _adamax_range(start, stop, params, grad, exp_avg, exp_inf, weight_decay,
-                  one_minus_beta1, beta2, eps, clr):
-    for i in range(start, stop):
+def _adamax_loop(params, grad, exp_avg, exp_inf, weight_decay,
+                 one_minus_beta1, beta2, eps, clr):
+    for i in range(params.size):
         g = grad[i]
         if weight_decay != 0:
             g = g + weight_decay * params[i]
@@ -41,8 +41,10 @@ def adamax_step(params, grad, exp_avg, exp_inf, step, lr=2e-3, beta1=0.9,
     eps_ = cast_like(eps, params)
     clr = cast_like(lr / (1.0 - beta1 ** step), params)
     if n <= PARALLEL_THRESHOLD:
-        _adamax_range(0, n, params, grad, exp_avg, exp_inf, wd, omb1, b2, eps_, clr)
+        _adamax_loop(params, grad, exp_avg, exp_inf, wd, omb1, b2, eps_, clr)
     else:
         for c in prange(n_chunks(n)):
-            _adamax_range(c * CHUNK, min(n, (c + 1) * CHUNK), params, grad, exp_avg,
-                          exp_inf, wd, omb1, b2, eps_, clr)
+            lo = c * CHUNK
+            hi = min(n, lo + CHUNK)
+            _adamax_loop(params[lo:hi], grad[lo:hi], exp_avg[lo:hi], exp_inf[lo:hi], wd,
+                         omb1, b2, eps_, clr)

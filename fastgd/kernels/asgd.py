@@ -6,8 +6,8 @@ from .._numba import CHUNK, PARALLEL_THRESHOLD, cast_like, jit, jit_parallel, n_
 
 
 @jit
-def _asgd_range(start, stop, params, grad, ax, shrink, eta, mu, weight_decay):
-    for i in range(start, stop):
+def _asgd_loop(params, grad, ax, shrink, eta, mu, weight_decay):
+    for i in range(params.size):
         g = grad[i]
         p = params[i]
         if weight_decay != 0:
@@ -51,8 +51,9 @@ def asgd_step(params, grad, ax, eta, mu, lambd=1e-4, weight_decay=0.0):
     mu_ = cast_like(mu, params)
     wd = cast_like(weight_decay, params)
     if n <= PARALLEL_THRESHOLD:
-        _asgd_range(0, n, params, grad, ax, shrink, eta_, mu_, wd)
+        _asgd_loop(params, grad, ax, shrink, eta_, mu_, wd)
     else:
         for c in prange(n_chunks(n)):
-            _asgd_range(c * CHUNK, min(n, (c + 1) * CHUNK), params, grad, ax, shrink,
-                        eta_, mu_, wd)
+            lo = c * CHUNK
+            hi = min(n, lo + CHUNK)
+            _asgd_loop(params[lo:hi], grad[lo:hi], ax[lo:hi], shrink, eta_, mu_, wd)

@@ -16,9 +16,12 @@ def sum_of_squares(x):
     nc = n_chunks(n)
     partial = np.zeros(nc, dtype=np.float64)
     for c in prange(nc):
+        # a view per chunk: LLVM vectorises loops over views, not over
+        # index ranges of the captured array (see fastgd/_numba.py)
+        xs = x[c * CHUNK:min(n, (c + 1) * CHUNK)]
         s = 0.0
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            v = np.float64(x[i])
+        for i in range(xs.size):
+            v = np.float64(xs[i])
             s += v * v
         partial[c] = s
     total = 0.0
@@ -36,9 +39,10 @@ def all_finite(x):
     for c in prange(nc):
         # a count, not an early exit, so the loop vectorises. (Tricks such as
         # summing x - x are folded to 0 under the 'reassoc' flag.)
+        xs = x[c * CHUNK:min(n, (c + 1) * CHUNK)]
         k = 0
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            k += not np.isfinite(x[i])
+        for i in range(xs.size):
+            k += not np.isfinite(xs[i])
         bad[c] = k
     return bad.sum() == 0
 

@@ -7,9 +7,9 @@ from .._numba import CHUNK, PARALLEL_THRESHOLD, cast_like, jit, jit_parallel, n_
 
 
 @jit
-def _nadam_range(start, stop, params, grad, exp_avg, exp_avg_sq, decay, weight_decay,
-                 one_minus_beta1, beta2, one_minus_beta2, bc2, eps, coef_grad, coef_avg):
-    for i in range(start, stop):
+def _nadam_loop(params, grad, exp_avg, exp_avg_sq, decay, weight_decay,
+                one_minus_beta1, beta2, one_minus_beta2, bc2, eps, coef_grad, coef_avg):
+    for i in range(params.size):
         p = params[i]
         if decay != 1:
             p = p * decay
@@ -70,10 +70,12 @@ def nadam_step(params, grad, exp_avg, exp_avg_sq, step, mu_product, lr=2e-3,
     bc2 = cast_like(1.0 - beta2 ** step, params)
     eps_ = cast_like(eps, params)
     if n <= PARALLEL_THRESHOLD:
-        _nadam_range(0, n, params, grad, exp_avg, exp_avg_sq, decay, wd, omb1, b2, omb2, bc2,
-                     eps_, coef_grad, coef_avg)
+        _nadam_loop(params, grad, exp_avg, exp_avg_sq, decay, wd, omb1, b2, omb2, bc2,
+                    eps_, coef_grad, coef_avg)
     else:
         for c in prange(n_chunks(n)):
-            _nadam_range(c * CHUNK, min(n, (c + 1) * CHUNK), params, grad, exp_avg,
-                         exp_avg_sq, decay, wd, omb1, b2, omb2, bc2, eps_, coef_grad, coef_avg)
+            lo = c * CHUNK
+            hi = min(n, lo + CHUNK)
+            _nadam_loop(params[lo:hi], grad[lo:hi], exp_avg[lo:hi], exp_avg_sq[lo:hi],
+                        decay, wd, omb1, b2, omb2, bc2, eps_, coef_grad, coef_avg)
     return prod

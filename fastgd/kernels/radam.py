@@ -9,9 +9,9 @@ from .._numba import CHUNK, PARALLEL_THRESHOLD, cast_like, jit, jit_parallel, n_
 
 
 @jit
-def _radam_range(start, stop, params, grad, exp_avg, exp_avg_sq, decay, weight_decay,
-                 one_minus_beta1, beta2, one_minus_beta2, bc1, lr, adaptive, sqrt_bc2_rect, eps):
-    for i in range(start, stop):
+def _radam_loop(params, grad, exp_avg, exp_avg_sq, decay, weight_decay,
+                one_minus_beta1, beta2, one_minus_beta2, bc1, lr, adaptive, sqrt_bc2_rect, eps):
+    for i in range(params.size):
         p = params[i]
         if decay != 1:
             p = p * decay
@@ -84,9 +84,11 @@ def radam_step(params, grad, exp_avg, exp_avg_sq, step, lr=1e-3, beta1=0.9,
     sbr = cast_like(math.sqrt(1.0 - beta2 ** step) * rect, params)
     eps_ = cast_like(eps, params)
     if n <= PARALLEL_THRESHOLD:
-        _radam_range(0, n, params, grad, exp_avg, exp_avg_sq, decay, wd, omb1, b2, omb2, bc1,
-                     lr_, adaptive, sbr, eps_)
+        _radam_loop(params, grad, exp_avg, exp_avg_sq, decay, wd, omb1, b2, omb2, bc1,
+                    lr_, adaptive, sbr, eps_)
     else:
         for c in prange(n_chunks(n)):
-            _radam_range(c * CHUNK, min(n, (c + 1) * CHUNK), params, grad, exp_avg,
-                         exp_avg_sq, decay, wd, omb1, b2, omb2, bc1, lr_, adaptive, sbr, eps_)
+            lo = c * CHUNK
+            hi = min(n, lo + CHUNK)
+            _radam_loop(params[lo:hi], grad[lo:hi], exp_avg[lo:hi], exp_avg_sq[lo:hi],
+                        decay, wd, omb1, b2, omb2, bc1, lr_, adaptive, sbr, eps_)

@@ -7,9 +7,9 @@ from .._numba import CHUNK, PARALLEL_THRESHOLD, cast_like, jit, jit_parallel, n_
 
 
 @jit
-def _rmsprop_range(start, stop, params, grad, square_avg, grad_avg, momentum_buffer,
-                   lr, alpha, one_minus_alpha, eps, weight_decay, momentum, centered):
-    for i in range(start, stop):
+def _rmsprop_loop(params, grad, square_avg, grad_avg, momentum_buffer,
+                  lr, alpha, one_minus_alpha, eps, weight_decay, momentum, centered):
+    for i in range(params.size):
         g = grad[i]
         if weight_decay != 0:
             g = g + weight_decay * params[i]
@@ -58,9 +58,11 @@ def rmsprop_step(params, grad, square_avg, grad_avg, momentum_buffer, step, lr,
     wd = cast_like(weight_decay, params)
     mu = cast_like(momentum, params)
     if n <= PARALLEL_THRESHOLD:
-        _rmsprop_range(0, n, params, grad, square_avg, grad_avg, momentum_buffer,
-                       lr_, a, oma, eps_, wd, mu, centered)
+        _rmsprop_loop(params, grad, square_avg, grad_avg, momentum_buffer,
+                      lr_, a, oma, eps_, wd, mu, centered)
     else:
         for c in prange(n_chunks(n)):
-            _rmsprop_range(c * CHUNK, min(n, (c + 1) * CHUNK), params, grad, square_avg,
-                           grad_avg, momentum_buffer, lr_, a, oma, eps_, wd, mu, centered)
+            lo = c * CHUNK
+            hi = min(n, lo + CHUNK)
+            _rmsprop_loop(params[lo:hi], grad[lo:hi], square_avg[lo:hi], grad_avg[lo:hi],
+                          momentum_buffer[lo:hi], lr_, a, oma, eps_, wd, mu, centered)

@@ -6,9 +6,9 @@ from .._numba import CHUNK, PARALLEL_THRESHOLD, cast_like, jit, jit_parallel, n_
 
 
 @jit
-def _sgd_range(start, stop, params, grad, momentum_buffer, first,
-               lr, momentum, one_minus_dampening, nesterov, weight_decay):
-    for i in range(start, stop):
+def _sgd_loop(params, grad, momentum_buffer, first,
+              lr, momentum, one_minus_dampening, nesterov, weight_decay):
+    for i in range(params.size):
         d = grad[i]
         if weight_decay != 0:
             d = d + weight_decay * params[i]
@@ -59,8 +59,10 @@ def sgd_step(params, grad, momentum_buffer, step, lr, momentum=0.0,
     tau = cast_like(1.0 - dampening, params)
     wd = cast_like(weight_decay, params)
     if n <= PARALLEL_THRESHOLD:
-        _sgd_range(0, n, params, grad, momentum_buffer, first, lr_, mu, tau, nesterov, wd)
+        _sgd_loop(params, grad, momentum_buffer, first, lr_, mu, tau, nesterov, wd)
     else:
         for c in prange(n_chunks(n)):
-            _sgd_range(c * CHUNK, min(n, (c + 1) * CHUNK), params, grad,
-                       momentum_buffer, first, lr_, mu, tau, nesterov, wd)
+            lo = c * CHUNK
+            hi = min(n, lo + CHUNK)
+            _sgd_loop(params[lo:hi], grad[lo:hi], momentum_buffer[lo:hi], first, lr_, mu,
+                      tau, nesterov, wd)
