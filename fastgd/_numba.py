@@ -24,6 +24,12 @@
   combine their partial results in chunk order, so results do not depend on
   the number of threads or on scheduling.
 
+Never call a ``jit_parallel`` function from another jitted function of
+fastgd: with ``cache=True`` a parallel callee shared by two cached callers
+segfaults when loaded back from the cache (numba 0.68; reproduced in
+``tests/test_cache.py``). Parallel kernels are leaves; serial helpers may be
+shared freely.
+
 Numba compiles lazily: nothing here (or anywhere in fastgd) compiles at import.
 Because of ``cache=True``, the two constants are frozen into the cached
 machine code; change them here and delete ``__pycache__`` to re-measure.

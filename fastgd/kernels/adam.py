@@ -29,33 +29,23 @@ def _adam_loop(params, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, decay, weight_
         params[i] = p - step_size * (m / denom)
 
 
-@jit_parallel
-def _adam_family(params, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr,
-                 beta1, beta2, eps, l2, decoupled, amsgrad):
-    n = params.size
+@jit
+def _adam_scalars(params, step, lr, beta1, beta2, eps, l2, decoupled):
+    """The per-step constants of the loop, in the parameters' dtype."""
     bc1 = 1.0 - beta1 ** step
     bc2 = 1.0 - beta2 ** step
-    decay = cast_like(1.0 - lr * decoupled, params)
-    wd = cast_like(l2, params)
-    omb1 = cast_like(1.0 - beta1, params)
-    b2 = cast_like(beta2, params)
-    omb2 = cast_like(1.0 - beta2, params)
-    step_size = cast_like(lr / bc1, params)
-    bc2_sqrt = cast_like(math.sqrt(bc2), params)
-    eps_ = cast_like(eps, params)
-    if n <= PARALLEL_THRESHOLD:
-        _adam_loop(params, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, decay, wd,
-                   omb1, b2, omb2, step_size, bc2_sqrt, eps_, amsgrad)
-    else:
-        for c in prange(n_chunks(n)):
-            lo = c * CHUNK
-            hi = min(n, lo + CHUNK)
-            _adam_loop(params[lo:hi], grad[lo:hi], exp_avg[lo:hi], exp_avg_sq[lo:hi],
-                       max_exp_avg_sq[lo:hi], decay, wd, omb1, b2, omb2, step_size,
-                       bc2_sqrt, eps_, amsgrad)
+    return (cast_like(1.0 - lr * decoupled, params), cast_like(l2, params),
+            cast_like(1.0 - beta1, params), cast_like(beta2, params),
+            cast_like(1.0 - beta2, params), cast_like(lr / bc1, params),
+            cast_like(math.sqrt(bc2), params), cast_like(eps, params))
 
 
-@jit
+# adam_step and adamw_step each hold their own prange loop: a cached parallel
+# function called from two cached callers segfaults when loaded from numba's
+# cache (seen with numba 0.68), so parallel kernels are never nested.
+
+
+@jit_parallel
 def adam_step(params, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr=1e-3,
               beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, amsgrad=False):
     r"""One Adam step (Kingma & Ba, 2015, Algorithm 1), in place.
@@ -76,11 +66,19 @@ def adam_step(params, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr=1e-3,
     the gradient; for decoupled decay use :func:`adamw_step`.
     ``max_exp_avg_sq`` may be empty unless ``amsgrad``.
     """
-    _adam_family(params, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr,
-                 beta1, beta2, eps, weight_decay, 0.0, amsgrad)
+    n = params.size
+    k = _adam_scalars(params, step, lr, beta1, beta2, eps, weight_decay, 0.0)
+    if n <= PARALLEL_THRESHOLD:
+        _adam_loop(params, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *k, amsgrad)
+    else:
+        for c in prange(n_chunks(n)):
+            lo = c * CHUNK
+            hi = min(n, lo + CHUNK)
+            _adam_loop(params[lo:hi], grad[lo:hi], exp_avg[lo:hi], exp_avg_sq[lo:hi],
+                       max_exp_avg_sq[lo:hi], *k, amsgrad)
 
 
-@jit
+@jit_parallel
 def adamw_step(params, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr=1e-3,
                beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2, amsgrad=False):
     r"""One AdamW step (Loshchilov & Hutter, 2019, Algorithm 2), in place.
@@ -95,5 +93,13 @@ def adamw_step(params, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr=1e-3,
     PyTorch (and so fastgd) multiplies the decay by the learning rate; the
     paper's schedule multiplier eta_t plays that role.
     """
-    _adam_family(params, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr,
-                 beta1, beta2, eps, 0.0, weight_decay, amsgrad)
+    n = params.size
+    k = _adam_scalars(params, step, lr, beta1, beta2, eps, 0.0, weight_decay)
+    if n <= PARALLEL_THRESHOLD:
+        _adam_loop(params, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *k, amsgrad)
+    else:
+        for c in prange(n_chunks(n)):
+            lo = c * CHUNK
+            hi = min(n, lo + CHUNK)
+            _adam_loop(params[lo:hi], grad[lo:hi], exp_avg[lo:hi], exp_avg_sq[lo:hi],
+                       max_exp_avg_sq[lo:hi], *k, amsgrad)

@@ -6,6 +6,15 @@ from numba import prange
 from .._numba import CHUNK, cast_like, jit, jit_parallel, n_chunks
 
 
+@jit
+def _sum_of_squares_1(xs):
+    s = 0.0
+    for i in range(xs.size):
+        v = np.float64(xs[i])
+        s += v * v
+    return s
+
+
 @jit_parallel
 def sum_of_squares(x):
     """sum(x**2), accumulated in float64 per CHUNK and combined in chunk order.
@@ -16,14 +25,8 @@ def sum_of_squares(x):
     nc = n_chunks(n)
     partial = np.zeros(nc, dtype=np.float64)
     for c in prange(nc):
-        # a view per chunk: LLVM vectorises loops over views, not over
-        # index ranges of the captured array (see fastgd/_numba.py)
-        xs = x[c * CHUNK:min(n, (c + 1) * CHUNK)]
-        s = 0.0
-        for i in range(xs.size):
-            v = np.float64(xs[i])
-            s += v * v
-        partial[c] = s
+        # a view per chunk: loops over views vectorise (see fastgd/_numba.py)
+        partial[c] = _sum_of_squares_1(x[c * CHUNK:min(n, (c + 1) * CHUNK)])
     total = 0.0
     for c in range(nc):
         total += partial[c]
@@ -48,14 +51,6 @@ def all_finite(x):
 
 
 @jit_parallel
-def scale_(x, factor):
-    """x *= factor, in place."""
-    f = cast_like(factor, x)
-    for i in prange(x.size):
-        x[i] = x[i] * f
-
-
-@jit_parallel
 def clip_by_value_(x, clip_value):
     """Clamp every element of x to [-clip_value, clip_value], in place (NaN stays NaN)."""
     hi = cast_like(clip_value, x)
@@ -68,14 +63,25 @@ def clip_by_value_(x, clip_value):
             x[i] = lo
 
 
-@jit
+@jit_parallel
 def clip_by_global_norm_(x, max_norm):
     """Scale x in place so its L2 norm is at most max_norm; return the norm before.
 
     As ``torch.nn.utils.clip_grad_norm_``: the factor is max_norm / (norm + 1e-6)
-    when the norm exceeds max_norm.
+    when the norm exceeds max_norm. The norm is :func:`sum_of_squares`'s
+    chunked sum (parallel kernels are never nested: see ``adam.py``).
     """
-    norm = np.sqrt(sum_of_squares(x))
+    n = x.size
+    nc = n_chunks(n)
+    partial = np.zeros(nc, dtype=np.float64)
+    for c in prange(nc):
+        partial[c] = _sum_of_squares_1(x[c * CHUNK:min(n, (c + 1) * CHUNK)])
+    total = 0.0
+    for c in range(nc):
+        total += partial[c]
+    norm = np.sqrt(total)
     if norm > max_norm:
-        scale_(x, max_norm / (norm + 1e-6))
+        f = cast_like(max_norm / (norm + 1e-6), x)
+        for i in prange(n):
+            x[i] = x[i] * f
     return norm
