@@ -19,8 +19,11 @@ _LAZY = {
     **{name: "fastgd.optim" for name in
        ("Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam",
         "ASGD", "OPTIMIZERS")},
+    **{name: "fastgd.models" for name in
+       ("LinearRegression", "LogisticRegression", "LinearSVC", "GDEstimator")},
+    "DivergenceError": "fastgd.engine",
 }
-_SUBMODULES = {"kernels", "optim", "schedules"}
+_SUBMODULES = {"kernels", "optim", "schedules", "losses", "engine", "models"}
 
 __all__ = sorted([*_LAZY, *_SUBMODULES])
 

@@ -1,0 +1,237 @@
+"""The epoch driver: Python loops over epochs (and blocks), compiled code does the rest."""
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._threads import guard
+from .data import (DEFAULT_BLOCK_BYTES, PageReleaser, SHUFFLE_MODES, block_rows_for, fill_block,
+                   is_direct, iter_blocks, row_order)
+from ..losses._rows import linear_penalty
+from .epoch import make_epoch
+from .rules import pack, unpack, update
+
+
+_NO_ACC = np.empty(0, dtype=np.float64)
+
+
+class DivergenceError(ValueError):
+    """The loss or the parameters became NaN or inf: the learning rate is too large
+    for the data's scale. The parameters are those of the last completed epoch."""
+
+
+@dataclass
+class EpochResult:
+    """What one epoch did: mean objective over its batches, steps, rows, seconds."""
+
+    loss: float
+    n_steps: int
+    n_samples: int
+    seconds: float
+    n_skipped: int = 0
+
+    @property
+    def samples_per_second(self):
+        return self.n_samples / self.seconds if self.seconds > 0 else float("inf")
+
+
+@dataclass
+class Snapshot:
+    """A copy of the parameters and the optimizer's state, to go back to."""
+
+    params: np.ndarray
+    state: dict
+    step_count: int
+    n_skipped: int
+
+
+class Trainer:
+    """Runs epochs of gradient descent for one objective and one optimizer.
+
+    Parameters
+    ----------
+    rows : serial jitted ``rows(w, X, y, sw, hyper, acc) -> float``
+        The objective's per-row part: a ``*_rows`` function of
+        :mod:`fastgd.losses` or your own with the same contract (sum of the
+        weighted row losses; adds the summed row gradients to the float64
+        ``acc``). See :mod:`fastgd.losses._rows`.
+    hyper : float64 array passed to ``rows`` and ``penalty``.
+    optimizer : :class:`fastgd.optim.Optimizer` over the flat parameter vector
+        (``optimizer.params``, updated in place). Its rule, hyperparameters,
+        schedule, clipping, guard, state and step counter are used and kept
+        up to date, so ``optimizer.state_dict()`` resumes a fit.
+    batch_size : None for batch gradient descent (every row, one step per
+        epoch), 1 for stochastic, k for mini-batch gradient descent.
+    shuffle : "none", "full" or "blocks" (see :mod:`fastgd.engine.data`).
+    rng : numpy.random.Generator for the permutations.
+    penalty : serial jitted ``penalty(w, hyper, g) -> float``, default
+        :func:`fastgd.losses.linear_penalty` (L2/L1 from ``hyper[0]``/``hyper[1]``
+        on all but the last ``hyper[2]`` entries).
+    block_bytes : size of the blocks data are streamed in when it is not a
+        plain in-memory C-contiguous array.
+
+    Each call of :meth:`run_epoch` is atomic: it completes, or (on
+    KeyboardInterrupt, divergence or any error) puts the parameters and the
+    optimizer back as they were before it and re-raises. Same seed, same
+    inputs: the same result bit for bit, whatever the number of threads
+    (loss kernels cut rows into parts that depend on the data shape only and
+    merge them in order; update kernels are element-wise).
+    """
+
+    def __init__(self, rows, hyper, optimizer, batch_size=None, shuffle="full", rng=None,
+                 penalty=linear_penalty, block_bytes=DEFAULT_BLOCK_BYTES):
+        if shuffle not in SHUFFLE_MODES:
+            raise ValueError(f"shuffle must be one of {SHUFFLE_MODES}, got {shuffle!r}")
+        self.rows = rows
+        self.penalty = penalty
+        self.hyper = np.asarray(hyper, dtype=np.float64)
+        self.optimizer = optimizer
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.rng = np.random.default_rng() if rng is None else rng
+        self.block_bytes = block_bytes
+        self._epoch = make_epoch(rows, penalty)
+        self._buffers = {}
+
+    @property
+    def params(self):
+        return self.optimizer.params
+
+    # -- snapshots ---------------------------------------------------------------
+
+    def snapshot(self):
+        opt = self.optimizer
+        state = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in opt.state.items()}
+        return Snapshot(opt.params.copy(), state, opt.step_count, opt.n_skipped)
+
+    def restore(self, snap):
+        opt = self.optimizer
+        np.copyto(opt.params, snap.params)
+        opt.state = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in snap.state.items()}
+        opt.step_count = snap.step_count
+        opt.n_skipped = snap.n_skipped
+
+    # -- one epoch -----------------------------------------------------------------
+
+    def run_epoch(self, X, y, sw, rows=None):
+        """One pass over the rows ``rows`` (sorted int64 indices; None: all) of X.
+
+        ``y`` and ``sw`` are in-memory C-contiguous arrays of X's dtype
+        (``sw`` empty for unit weights). Returns an :class:`EpochResult`;
+        raises :class:`DivergenceError` (parameters restored) when the loss or
+        the parameters stop being finite.
+        """
+        snap = self.snapshot()
+        t0 = time.perf_counter()
+        try:
+            result = self._run(X, y, sw, rows)
+            if not np.all(np.isfinite(self.optimizer.params)):
+                raise DivergenceError("the parameters became NaN or inf")
+        except BaseException:
+            self.restore(snap)
+            raise
+        result.seconds = time.perf_counter() - t0
+        return result
+
+    def _buffer(self, name, shape, dtype):
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != shape[1:] or buf.dtype != dtype:
+            buf = self._buffers[name] = np.empty(shape, dtype=dtype)
+        return buf
+
+    def _run(self, X, y, sw, rows):
+        n, d = X.shape
+        m = n if rows is None else rows.size
+        opt = self.optimizer
+        p = pack(opt)
+        grad = self._buffer("grad", (opt.params.size,), opt.params.dtype)[:opt.params.size]
+        loss_sum, skipped = 0.0, 0
+        batch = m if self.batch_size is None else min(self.batch_size, m)
+        direct = is_direct(X)
+        block_rows = block_rows_for(X, batch, self.block_bytes)
+        # batch gradient descent takes every row at once: order does not matter
+        shuffle = "none" if self.batch_size is None else self.shuffle
+        order = row_order(rows, n, shuffle, self.rng, block_rows)
+        t_start = t = opt.step_count
+        if self.batch_size is None and not (direct and order is None):
+            block_rows = block_rows_for(X, 1, self.block_bytes)
+            loss_sum, t, skipped = self._full_batch_blocks(X, y, sw, order, block_rows, grad, p, t)
+        elif direct:
+            gather = order is not None
+            xbuf = self._buffer("xbatch", (batch if gather else 0, d), X.dtype)
+            ybuf = self._buffer("ybatch", (batch if gather else 0,), X.dtype)
+            sbuf = self._buffer("sbatch", (batch if gather and sw.size else 0,), X.dtype)
+            idx = order if gather else np.empty(0, dtype=np.int64)
+            with guard():
+                loss_sum, t, skipped, done = self._epoch(
+                    opt.params, X, y, sw, self.hyper, idx, 0, m, batch, xbuf, ybuf, sbuf, grad,
+                    p.rule, p.h, p.s0, p.s1, p.s2, p.sc, p.kc, p.spec, t, _NO_ACC)
+            if done != m:
+                raise DivergenceError(f"the loss became NaN or inf after {done} of {m} rows")
+        else:
+            loss_sum, t, skipped = self._blocks(X, y, sw, order, block_rows, batch, grad, p, t)
+        unpack(opt, p, t, skipped)
+        return EpochResult(loss_sum / m, t - t_start, m, 0.0, skipped)
+
+    def _filled_blocks(self, X, y, sw, order, block_rows):
+        """Yield (start, xb, yb, sb): consecutive blocks of the epoch's rows, copied."""
+        n, d = X.shape
+        xblk = self._buffer("xblock", (block_rows, d), X.dtype)
+        release = PageReleaser(X)
+        for a, b in iter_blocks(n, order, block_rows):
+            xb = fill_block(X, order, a, b, xblk)
+            sel = slice(a, b) if order is None else order[a:b]
+            yb = np.ascontiguousarray(y[sel])
+            sb = np.ascontiguousarray(sw[sel]) if sw.size else sw
+            if order is None:
+                release.release(a, b)
+            else:
+                release.release(int(order[a:b].min()), int(order[a:b].max()) + 1)
+            yield a, xb, yb, sb
+
+    def _blocks(self, X, y, sw, order, block_rows, batch, grad, p, t):
+        nobuf = np.empty((0, X.shape[1]), dtype=X.dtype)
+        none = np.empty(0, dtype=X.dtype)
+        empty_idx = np.empty(0, dtype=np.int64)
+        loss_sum = 0.0
+        skipped = 0
+        for a, xb, yb, sb in self._filled_blocks(X, y, sw, order, block_rows):
+            m = xb.shape[0]
+            with guard():
+                part, t, s, done = self._epoch(
+                    self.params, xb, yb, sb, self.hyper, empty_idx, 0, m, batch, nobuf,
+                    none, none, grad, p.rule, p.h, p.s0, p.s1, p.s2, p.sc, p.kc, p.spec, t,
+                    _NO_ACC)
+            if done != m:
+                raise DivergenceError(f"the loss became NaN or inf after {a + done} rows")
+            loss_sum += part
+            skipped += s
+        return loss_sum, t, skipped
+
+    def _full_batch_blocks(self, X, y, sw, order, block_rows, grad, p, t):
+        # batch gradient descent over streamed blocks: sum the data gradients
+        # of every block (accumulate mode), then the penalty and one update
+        m = X.shape[0] if order is None else order.size
+        acc = np.zeros(grad.size)
+        nobuf = np.empty((0, X.shape[1]), dtype=X.dtype)
+        none = np.empty(0, dtype=X.dtype)
+        empty_idx = np.empty(0, dtype=np.int64)
+        loss_sum = 0.0
+        for _, xb, yb, sb in self._filled_blocks(X, y, sw, order, block_rows):
+            k = xb.shape[0]
+            with guard():
+                part, _, _, _ = self._epoch(
+                    self.params, xb, yb, sb, self.hyper, empty_idx, 0, k, k, nobuf, none, none,
+                    grad, p.rule, p.h, p.s0, p.s1, p.s2, p.sc, p.kc, p.spec, t, acc)
+            loss_sum += part
+        g64 = acc * (1.0 / m)
+        with guard():
+            loss = loss_sum / m + self.penalty(self.params, self.hyper, g64)
+        if not np.isfinite(loss):
+            raise DivergenceError("the loss became NaN or inf")
+        grad[:] = g64
+        with guard():
+            t, skipped = update(self.params, grad, p.rule, p.h, p.s0, p.s1, p.s2, p.sc, p.kc,
+                                p.spec, t)
+        return loss * m, t, skipped

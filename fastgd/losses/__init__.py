@@ -1,0 +1,45 @@
+"""Loss kernels: loss and gradient of linear models in one pass over dense X.
+
+Each loss exists twice:
+
+* a jitted kernel, ``kernel(w, X, y, sw, hyper, grad) -> loss``, that trusts
+  its inputs (float32 or float64), parallel over rows; its serial pieces
+  ``*_rows`` and :func:`linear_penalty` are what :mod:`fastgd.engine` runs on
+  every mini-batch and what your own ``@numba.njit`` code may call;
+* a validated Python function, ``loss, grad = fastgd.losses.logistic(w, X, y, ...)``,
+  and :func:`make_objective` for ``fastgd.minimize(fun, w0, jac=True)``.
+
+Every loss is
+
+    L(w) = (1/n) sum_i s_i l(y_i, z_i) + alpha_2/2 ||W||^2 + alpha_1 ||W||_1,   z_i = W x_i + b
+
+with ``w`` = coefficients (W, k x d row-major) then the k intercepts. The
+per-row losses l, the parallel/deterministic row loop and the ``hyper``
+layout ``[alpha_2, alpha_1, n_intercepts, extra]`` are documented in
+:mod:`fastgd.losses._rows` and in each kernel's docstring.
+
+==================  ===================================  =========  ==========
+loss                l(y, z)                              y          extra
+==================  ===================================  =========  ==========
+``squared_error``   (z - y)^2 / 2                        real       --
+``huber``           r^2/2 or delta(|r| - delta/2)        real       delta
+``logistic``        log(1 + e^z) - y z                   {0, 1}     --
+``hinge``           max(0, 1 - y z)                      {-1, +1}   --
+``softmax``         logsumexp(z) - z_y                   0..K-1     K
+==================  ===================================  =========  ==========
+"""
+
+from ._rows import linear_penalty, objective_kernel, row_partition
+from .api import (LOSSES, Loss, hinge, huber, hyper_array, logistic, make_objective, n_params,
+                  softmax, squared_error)
+from .hinge import hinge_kernel, hinge_rows
+from .logistic import logistic_kernel, logistic_rows
+from .softmax import softmax_kernel, softmax_rows
+from .squared import huber_kernel, huber_rows, squared_error_kernel, squared_error_rows
+
+__all__ = [
+    "LOSSES", "Loss", "hinge", "huber", "hyper_array", "logistic", "make_objective", "n_params",
+    "softmax", "squared_error", "hinge_kernel", "logistic_kernel", "softmax_kernel",
+    "huber_kernel", "squared_error_kernel", "row_partition", "linear_penalty", "objective_kernel",
+    "hinge_rows", "logistic_rows", "softmax_rows", "huber_rows", "squared_error_rows",
+]

@@ -1,0 +1,199 @@
+"""The loop every loss kernel shares: rows cut into fixed parts, one pass, ordered merge.
+
+A loss kernel evaluates, for a dense ``X`` (n x d), targets ``y``, optional
+sample weights ``s`` and a flat parameter vector ``w``,
+
+    L(w) = (1/n) sum_i s_i * l(y_i, z_i) + (alpha_2 / 2) ||W||^2 + alpha_1 ||W||_1
+
+with ``z_i = W x_i + b`` and writes dL/dw into ``grad`` in the same pass over
+the data. ``w`` holds the coefficients first (for k outputs: W as a k x d
+row-major block, the layout of scikit-learn's ``coef_``), then the k
+intercepts if there are any. The penalties cover the coefficients only.
+Weights multiply the per-row terms and the sum is divided by n (not by the
+sum of weights): pass weights with mean 1 for a weighted mean. This keeps a
+mini-batch gradient an unbiased estimate of the full one.
+
+An objective is two serial jitted functions:
+
+``rows(w, X, y, sw, hyper, acc) -> float``
+    the sum over the rows of X of s_i l_i; adds sum_i s_i dl_i/dw to the
+    float64 array ``acc`` (size of w). ``sw`` is empty for unit weights.
+``penalty(w, hyper, g) -> float``
+    the penalty's value; adds its gradient to the float64 array ``g``.
+
+``hyper`` is a float64 array ``[alpha_2, alpha_1, n_intercepts, extra]``
+(``n_intercepts`` is 0 without intercepts, else the number of outputs).
+:func:`objective_kernel` turns the pair into a loss kernel
+``kernel(w, X, y, sw, hyper, grad) -> loss``; :mod:`fastgd.engine` runs the
+same pair inside its fused epoch.
+
+Parallelism and determinism. The rows are cut into parts by
+:func:`row_partition`, a function of n and the work per row only: at least
+``CHUNK`` units of work per part and at most ``MAX_PARTS`` parts. Each part
+sums into its own row of a buffer (no shared writes; each part gets views, so
+the loops vectorise); the parts are then merged serially in part order. Above
+``PARALLEL_THRESHOLD`` units the parts run under ``prange``, below it in a
+plain loop; the arithmetic is the same either way, so a kernel gives
+bit-identical results whatever the number of threads. Dot products run in the
+dtype of X (float32 stays float32 and vectorises); per-row terms,
+accumulators and the merge are float64.
+
+Only the kernels built here are ``parallel``; the pieces they call are
+serial, so they can be shared (a parallel function called from cached
+jitted code crashes numba's cache: see :mod:`fastgd._numba`).
+"""
+
+import numpy as np
+from numba import prange
+
+from .._numba import CHUNK, PARALLEL_THRESHOLD, cast_like, jit
+from .._specialize import specialize
+
+MAX_PARTS = 64
+
+# hyper layout shared by every loss kernel
+L2, L1, N_INTERCEPTS, EXTRA = 0, 1, 2, 3
+
+
+@jit
+def row_partition(n, work_per_row):
+    """(parts, rows_per_part) for n rows: depends on n and the work per row only."""
+    min_rows = max(1, CHUNK // max(work_per_row, 1))
+    rows = max(min_rows, (n + MAX_PARTS - 1) // MAX_PARTS)
+    parts = max(1, (n + rows - 1) // rows)
+    return parts, rows
+
+
+@jit
+def work_per_row(X, w):
+    """The partition's unit of work per row: about max(d, size of w) multiply-adds."""
+    return max(X.shape[1], w.size)
+
+
+@jit
+def merge_parts(acc, lsum, parts, out):
+    """out = sum of the first ``parts`` rows of acc, in row order; returns sum(lsum[:parts])."""
+    width = out.size
+    for j in range(width):
+        out[j] = 0.0
+    loss = 0.0
+    for p in range(parts):
+        loss += lsum[p]
+        row = acc[p]
+        for j in range(width):
+            out[j] += row[j]
+    return loss
+
+
+@jit
+def store(g64, grad):
+    """grad[:] = g64, converted to grad's dtype."""
+    for j in range(grad.size):
+        grad[j] = g64[j]
+
+
+@jit
+def scale(g64, loss_sum, n):
+    """g64 /= n in place; returns loss_sum / n (0 for n = 0)."""
+    inv = 1.0 / n if n > 0 else 0.0
+    for j in range(g64.size):
+        g64[j] *= inv
+    return loss_sum * inv
+
+
+@jit
+def linear_penalty(w, hyper, g):
+    """alpha_2/2 ||W||^2 + alpha_1 ||W||_1 over the coefficients (all but the intercepts)."""
+    l2 = hyper[L2]
+    l1 = hyper[L1]
+    value = 0.0
+    if l2 == 0.0 and l1 == 0.0:
+        return value
+    for j in range(w.size - int(hyper[N_INTERCEPTS])):
+        wj = np.float64(w[j])
+        if l2 != 0.0:
+            g[j] += l2 * wj
+            value += 0.5 * l2 * wj * wj
+        if l1 != 0.0:
+            g[j] += l1 * np.sign(wj)
+            value += l1 * abs(wj)
+    return value
+
+
+def _single_output_rows(w, X, y, sw, hyper, g):
+    # one output: z_i = x_i . w[:d] + b; pointwise(z, y, param) -> (loss, dloss/dz)
+    n, d = X.shape
+    fit_b = hyper[N_INTERCEPTS] != 0.0
+    b = np.float64(w[d]) if fit_b else 0.0
+    param = hyper[EXTRA]
+    weighted = sw.size > 0
+    zero = cast_like(0.0, X)
+    total = 0.0
+    for i in range(n):
+        x = X[i]
+        z = zero
+        for j in range(d):
+            z += x[j] * w[j]
+        loss, r = pointwise(np.float64(z) + b, np.float64(y[i]), param)  # noqa: F821 (bound)
+        if weighted:
+            s = np.float64(sw[i])
+            loss *= s
+            r *= s
+        total += loss
+        for j in range(d):
+            g[j] += r * x[j]
+        if fit_b:
+            g[d] += r
+    return total
+
+
+def _part(p, per, w, X, y, sw, hyper, acc, lsum):
+    # part p of the rows (views, so the loops vectorise) into acc[p] and lsum[p]
+    lo = p * per
+    hi = min(X.shape[0], lo + per)
+    row = acc[p]
+    row[:] = 0.0
+    lsum[p] = rows(w, X[lo:hi], y[lo:hi], sw[lo:hi] if sw.size > 0 else sw, hyper, row)  # noqa: F821
+
+
+def _objective_kernel(w, X, y, sw, hyper, grad):
+    n = X.shape[0]
+    size = w.size
+    parts, per = row_partition(n, work_per_row(X, w))
+    acc = np.empty((parts, size))
+    lsum = np.zeros(parts)
+    # the same parts either way: serial and parallel give identical bits
+    if n * work_per_row(X, w) > PARALLEL_THRESHOLD and parts > 1:
+        for p in prange(parts):
+            part(p, per, w, X, y, sw, hyper, acc, lsum)  # noqa: F821
+    else:
+        for p in range(parts):
+            part(p, per, w, X, y, sw, hyper, acc, lsum)  # noqa: F821
+    g64 = np.empty(size)
+    loss = scale(g64, merge_parts(acc, lsum, parts, g64), n)
+    loss += penalty(w, hyper, g64)  # noqa: F821
+    store(g64, grad)
+    return loss
+
+
+def part_function(rows):
+    """``part(p, per, w, X, y, sw, hyper, acc, lsum)``: the serial work of part p for ``rows``."""
+    return specialize(_part, rows=rows)
+
+
+def objective_kernel(rows, penalty=linear_penalty):
+    """The parallel loss kernel ``kernel(w, X, y, sw, hyper, grad) -> loss`` of an objective.
+
+    One cached kernel per (rows, penalty) pair. Call it from Python (it is a
+    parallel leaf: do not call it from other jitted code of fastgd).
+    """
+    return specialize(_objective_kernel, parallel=True, part=part_function(rows), penalty=penalty)
+
+
+def single_output_rows(pointwise):
+    """The serial ``rows`` function of a one-output linear model with per-row loss ``pointwise``.
+
+    ``pointwise(z, y, param) -> (l, dl/dz)`` is a jitted float64 function;
+    ``param`` is ``hyper[3]`` (e.g. Huber's delta).
+    """
+    return specialize(_single_output_rows, pointwise=pointwise)

@@ -1,0 +1,216 @@
+"""The validated Python API of the loss kernels: ``loss, grad = fastgd.losses.logistic(w, X, y)``."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._validation import check_bool, check_flat_float_array, check_real, FLOAT_DTYPES
+from .hinge import hinge_kernel, hinge_rows
+from .logistic import logistic_kernel, logistic_rows
+from .softmax import softmax_kernel, softmax_rows
+from .squared import huber_kernel, huber_rows, squared_error_kernel, squared_error_rows
+
+
+@dataclass(frozen=True)
+class Loss:
+    """One loss: its kernel, its serial ``rows`` function, and what its targets must be.
+
+    ``targets``: "real" (any finite value), "unit" (in [0, 1]), "sign"
+    (-1 or +1) or "class" (integers 0..K-1). ``multi``: the kernel has one
+    output per class (K from ``hyper[3]``); otherwise one output.
+    """
+
+    name: str
+    kernel: object
+    rows: object
+    targets: str
+    multi: bool = False
+
+
+LOSSES = {loss.name: loss for loss in (
+    Loss("squared_error", squared_error_kernel, squared_error_rows, "real"),
+    Loss("huber", huber_kernel, huber_rows, "real"),
+    Loss("logistic", logistic_kernel, logistic_rows, "unit"),
+    Loss("hinge", hinge_kernel, hinge_rows, "sign"),
+    Loss("softmax", softmax_kernel, softmax_rows, "class", multi=True),
+)}
+
+
+def hyper_array(l2=0.0, l1=0.0, n_intercepts=1, extra=0.0):
+    """The float64 ``hyper`` array every loss kernel takes: [l2, l1, n_intercepts, extra].
+
+    ``n_intercepts``: 0 without intercepts, else the number of outputs (1, or
+    K for softmax); ``extra``: Huber's delta, or K for softmax.
+    """
+    return np.array([l2, l1, n_intercepts, extra], dtype=np.float64)
+
+
+def n_params(n_features, n_outputs=1, fit_intercept=True):
+    """Length of the flat parameter vector: coefficients, then intercepts."""
+    return n_outputs * (n_features + (1 if fit_intercept else 0))
+
+
+def _check_data(X, y, sample_weight):
+    if not isinstance(X, np.ndarray):
+        raise TypeError(f"X must be a numpy.ndarray, got {type(X).__name__}")
+    if X.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"X must have dtype float32 or float64, got {X.dtype}")
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
+    y = np.asarray(y)
+    if y.ndim != 1 or y.shape[0] != X.shape[0]:
+        raise ValueError(f"y must be 1-D with {X.shape[0]} entries (one per row of X), "
+                         f"got shape {y.shape}")
+    if not np.issubdtype(y.dtype, np.number) or np.iscomplexobj(y):
+        raise TypeError(f"y must be real numbers, got dtype {y.dtype}")
+    y = np.ascontiguousarray(y, dtype=X.dtype)
+    if sample_weight is None:
+        sw = X[:0, 0].copy()
+    else:
+        sw = np.asarray(sample_weight)
+        if sw.shape != (X.shape[0],):
+            raise ValueError(f"sample_weight must have shape ({X.shape[0]},), got {sw.shape}")
+        sw = np.ascontiguousarray(sw, dtype=X.dtype)
+        if not np.all(np.isfinite(sw)) or np.any(sw < 0):
+            raise ValueError("sample_weight must be finite and non-negative")
+    return y, sw
+
+
+def _check_targets(loss, y, n_classes):
+    if not np.all(np.isfinite(y)):
+        raise ValueError("y contains NaN or inf")
+    if loss.targets == "unit" and np.any((y < 0) | (y > 1)):
+        raise ValueError(f"{loss.name} loss: y must be in [0, 1] (labels 0/1)")
+    if loss.targets == "sign" and np.any((y != 1) & (y != -1)):
+        raise ValueError(f"{loss.name} loss: y must be -1 or +1")
+    if loss.targets == "class" and np.any((y < 0) | (y >= n_classes) | (y != np.floor(y))):
+        raise ValueError(f"{loss.name} loss: y must hold class indices 0..{n_classes - 1}")
+
+
+def _prepare(name, w, X, y, sample_weight, l2, l1, fit_intercept, extra):
+    loss = LOSSES[name]
+    w = check_flat_float_array("w", w)
+    y, sw = _check_data(X, y, sample_weight)
+    if w.dtype != X.dtype:
+        raise TypeError(f"w has dtype {w.dtype} but X has dtype {X.dtype}: convert one explicitly")
+    l2 = check_real("l2", l2, low=0.0)
+    l1 = check_real("l1", l1, low=0.0)
+    fit_intercept = check_bool("fit_intercept", fit_intercept)
+    d = X.shape[1]
+    per_output = d + (1 if fit_intercept else 0)
+    if loss.multi:
+        if per_output == 0 or w.size % per_output or w.size // per_output < 2:
+            raise ValueError(f"w must have K * {per_output} entries for K >= 2 classes "
+                             f"(coefficients then intercepts), got {w.size}")
+        extra = float(w.size // per_output)
+    elif w.size != per_output:
+        raise ValueError(f"w must have {per_output} entries (coefficients then intercept), "
+                         f"got {w.size}")
+    _check_targets(loss, y, int(extra))
+    n_out = int(extra) if loss.multi else 1
+    return loss, w, y, sw, hyper_array(l2, l1, n_out if fit_intercept else 0, extra)
+
+
+def _evaluate(name, w, X, y, sample_weight, l2, l1, fit_intercept, out, extra=0.0):
+    loss, w, y, sw, hyper = _prepare(name, w, X, y, sample_weight, l2, l1, fit_intercept, extra)
+    if out is None:
+        out = np.empty_like(w)
+    else:
+        out = check_flat_float_array("out", out, writeable=True)
+        if out.shape != w.shape or out.dtype != w.dtype:
+            raise ValueError(f"out must be a {w.dtype} array of shape {w.shape}")
+    value = loss.kernel(w, X, y, sw, hyper, out)
+    return float(value), out
+
+
+_ARGS_DOC = """
+    Parameters
+    ----------
+    w : 1-D float32/float64 array, the coefficients then the intercept(s).
+    X : 2-D array (n, d) of the same dtype (C-contiguous is the fast layout).
+    y : 1-D array of n targets (converted to X's dtype).
+    sample_weight : optional 1-D array of n non-negative weights; the weighted
+        sum is divided by n, so weights with mean 1 give a weighted mean.
+    l2, l1 : penalty strengths alpha_2 and alpha_1 (coefficients only).
+    fit_intercept : whether ``w`` ends with intercept(s).
+    out : optional array like ``w`` that receives the gradient.
+
+    Returns
+    -------
+    (loss, grad) : a Python float and the gradient (``out`` if given).
+"""
+
+
+def squared_error(w, X, y, *, sample_weight=None, l2=0.0, l1=0.0, fit_intercept=True, out=None):
+    return _evaluate("squared_error", w, X, y, sample_weight, l2, l1, fit_intercept, out)
+
+
+def huber(w, X, y, *, delta=1.35, sample_weight=None, l2=0.0, l1=0.0, fit_intercept=True,
+          out=None):
+    delta = check_real("delta", delta, low=0.0, low_open=True)
+    return _evaluate("huber", w, X, y, sample_weight, l2, l1, fit_intercept, out, delta)
+
+
+def logistic(w, X, y, *, sample_weight=None, l2=0.0, l1=0.0, fit_intercept=True, out=None):
+    return _evaluate("logistic", w, X, y, sample_weight, l2, l1, fit_intercept, out)
+
+
+def hinge(w, X, y, *, sample_weight=None, l2=0.0, l1=0.0, fit_intercept=True, out=None):
+    return _evaluate("hinge", w, X, y, sample_weight, l2, l1, fit_intercept, out)
+
+
+def softmax(w, X, y, *, sample_weight=None, l2=0.0, l1=0.0, fit_intercept=True, out=None):
+    return _evaluate("softmax", w, X, y, sample_weight, l2, l1, fit_intercept, out)
+
+
+squared_error.__doc__ = ("Least-squares loss 1/n sum s_i (x_i.W + b - y_i)^2 / 2 + penalties, "
+                         "and its gradient.\n" + _ARGS_DOC)
+huber.__doc__ = ("Huber loss with threshold ``delta`` (quadratic for |r| <= delta, linear "
+                 "beyond), and its gradient.\n" + _ARGS_DOC)
+logistic.__doc__ = ("Binary logistic loss 1/n sum s_i [log(1 + e^z_i) - y_i z_i] + penalties, "
+                    "y in {0, 1}, stable at any |z|; and its gradient.\n" + _ARGS_DOC)
+hinge.__doc__ = ("Hinge loss 1/n sum s_i max(0, 1 - y_i z_i) + penalties, y in {-1, +1}; and "
+                 "its subgradient.\n" + _ARGS_DOC)
+softmax.__doc__ = ("Softmax cross-entropy for K classes (K = w.size / (d + fit_intercept)), "
+                   "y the class index; and its gradient. w holds W (K x d, row-major) then "
+                   "the K intercepts.\n" + _ARGS_DOC)
+
+
+def make_objective(loss, X, y, *, sample_weight=None, l2=0.0, l1=0.0, fit_intercept=True,
+                   n_classes=None, delta=1.35):
+    """``fun(w) -> (loss, grad)`` over fixed data, for ``fastgd.minimize(fun, w0, jac=True)``.
+
+    The data are validated and converted once, here; each call then runs the
+    kernel only (the gradient array is reused: copy it to keep it).
+
+    >>> import numpy as np
+    >>> X = np.array([[1.0], [2.0], [3.0]]); y = np.array([2.0, 4.0, 6.0])
+    >>> fun = make_objective("squared_error", X, y)
+    >>> f, g = fun(np.array([2.0, 0.0]))
+    >>> f, g.tolist()
+    (0.0, [0.0, 0.0])
+    """
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+    spec = LOSSES[loss]
+    d = X.shape[1] if isinstance(X, np.ndarray) and X.ndim == 2 else 0
+    k = 1
+    extra = 0.0
+    if spec.multi:
+        if n_classes is None:
+            raise ValueError("n_classes is required for the softmax loss")
+        k = int(n_classes)
+    if loss == "huber":
+        extra = check_real("delta", delta, low=0.0, low_open=True)
+    w0 = np.zeros(n_params(d, k, fit_intercept), dtype=getattr(X, "dtype", np.float64))
+    spec, _, y, sw, hyper = _prepare(loss, w0, X, y, sample_weight, l2, l1, fit_intercept, extra)
+    X = np.ascontiguousarray(X)
+    grad = np.empty_like(w0)
+    kernel = spec.kernel
+
+    def fun(w):
+        if not (isinstance(w, np.ndarray) and w.shape == grad.shape and w.dtype == grad.dtype):
+            raise ValueError(f"w must be a {grad.dtype} array of shape {grad.shape}")
+        return float(kernel(np.ascontiguousarray(w), X, y, sw, hyper, grad)), grad
+
+    return fun

@@ -1,0 +1,15 @@
+"""scikit-learn-style estimators trained by :mod:`fastgd.engine`.
+
+* :class:`GDEstimator` (:mod:`fastgd.models.base`): the base class, with the
+  epoch loop, early stopping, partial_fit, interrupts and large-data support;
+  subclass it for a new model (see its module docstring for the hooks).
+* :class:`LinearRegression`, :class:`LogisticRegression`, :class:`LinearSVC`.
+
+This subpackage needs scikit-learn (a dependency of fastgd).
+"""
+
+from .base import EpochInfo, GDEstimator
+from .linear import LinearModel, LinearRegression, LinearSVC, LogisticRegression
+
+__all__ = ["GDEstimator", "EpochInfo", "LinearModel", "LinearRegression", "LogisticRegression",
+           "LinearSVC"]

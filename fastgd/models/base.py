@@ -1,0 +1,454 @@
+"""The scikit-learn-style base class of fastgd's estimators, trained by :mod:`fastgd.engine`.
+
+:class:`GDEstimator` implements ``fit``, ``partial_fit``, the epoch loop,
+early stopping, the tolerance test, verbose output, callbacks, interrupts and
+divergence once. A model subclasses it and provides five hooks:
+
+``_objective(n_outputs)``
+    the objective's serial ``rows`` function (see :mod:`fastgd.losses._rows`)
+    and its extra ``hyper`` value (e.g. Huber's delta or the number of
+    classes); the penalty is ``self._penalty(w, hyper, g)`` (default
+    :func:`fastgd.losses.linear_penalty`: L2/L1 on all but the intercepts);
+``_n_outputs()``
+    outputs of the model once the targets are known (1, or K classes);
+``_encode_targets(y, first)``
+    the targets as the objective wants them, in X's dtype (and, for a
+    classifier, ``classes_`` on the first call);
+``_init_params(n_features, n_outputs, dtype, rng)``
+    the flat parameter vector to start from;
+``_store_params(w)``
+    set the public fitted attributes (``coef_``, ...) from the vector.
+
+and, optionally, ``_validation_score(X, y, sample_weight)`` (default:
+``self.score``), the metric early stopping maximises.
+
+Conventions (scikit-learn's): the constructor only stores its arguments;
+``fit`` validates every argument and the data before it changes anything;
+fitted attributes end in ``_``; ``partial_fit`` runs one epoch and keeps the
+step counter, the optimizer state and the schedule position between calls.
+
+Large data: float32 stays float32 (no upcast copy). A ``numpy.memmap`` X is
+never loaded whole: it is validated, trained on and predicted from block by
+block (see :mod:`fastgd.engine.data`); with ``shuffle=True`` it is shuffled
+by blocks. The caller's arrays are never written to.
+"""
+
+import copy
+import numbers
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.base import BaseEstimator, is_classifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import (_check_sample_weight, check_consistent_length,
+                                      check_is_fitted, column_or_1d, validate_data)
+
+from .._validation import check_bool, check_int, check_real
+from ..engine import DivergenceError, Trainer
+from ..engine.data import DEFAULT_BLOCK_BYTES, PageReleaser, _find_memmap
+from ..losses import hyper_array, linear_penalty
+from ..optim import OPTIMIZERS
+from ..schedules import ReduceLROnPlateau, Schedule, as_schedule
+
+FLOATS = [np.float64, np.float32]
+
+
+@dataclass
+class EpochInfo:
+    """What a per-epoch ``callback(info)`` receives. Return True from it to stop."""
+
+    epoch: int                   # 1-based, counted over fit and partial_fit calls
+    loss: float                  # mean training objective over the epoch's batches
+    validation_score: float      # with early_stopping, else nan
+    seconds: float
+    samples_per_second: float
+    estimator: object
+
+
+def is_memmap(X):
+    """True for a numpy.memmap (or a view of one): data fastgd streams block by block."""
+    return isinstance(X, np.ndarray) and _find_memmap(X) is not None
+
+
+def iter_row_blocks(X, block_bytes=DEFAULT_BLOCK_BYTES):
+    """Yield (start, stop, block) over the rows of X; memmap pages are released after use."""
+    n = X.shape[0]
+    rows = max(1, block_bytes // max(1, X.shape[1] * X.itemsize))
+    release = PageReleaser(X)
+    for a in range(0, n, rows):
+        b = min(n, a + rows)
+        yield a, b, X[a:b]
+        release.release(a, b)
+
+
+class GDEstimator(BaseEstimator):
+    """Base class: a model trained by mini-batch gradient descent on fastgd's engine.
+
+    Subclasses define ``__init__`` with explicit keyword arguments (scikit-learn
+    reads them for ``get_params``), including the common ones below, and the
+    hooks listed in the module docstring.
+
+    Common parameters
+    -----------------
+    optimizer : str, default "adam"
+        An update rule of :data:`fastgd.OPTIMIZERS` ("sgd", "adam", "adamw", ...).
+    optimizer_params : dict or None
+        Its hyperparameters, e.g. ``{"betas": (0.9, 0.99)}`` or
+        ``{"momentum": 0.9, "nesterov": True}`` (not ``lr``).
+    lr : float or :class:`fastgd.schedules.Schedule`, default 0.01
+        The learning rate, or a schedule of the step count. A
+        ``ReduceLROnPlateau`` is told the training loss after each epoch.
+    batch_size : int or None, default 32
+        None: batch gradient descent; 1: stochastic; k: mini-batch.
+    max_epochs : int, default 200
+    alpha : float, default 1e-4
+        Regularisation strength; ``l1_ratio`` (default 0) mixes L1 into it:
+        alpha * (l1_ratio ||W||_1 + (1 - l1_ratio) / 2 ||W||^2). L1 enters
+        as a subgradient, so coefficients get small but not exactly zero.
+    tol : float or None, default 1e-4
+        Stop when the training loss (or, with early stopping, the validation
+        score) has not improved by ``tol`` for ``n_iter_no_change`` epochs.
+    n_iter_no_change : int, default 5
+    early_stopping : bool, default False
+        Hold out ``validation_fraction`` of the rows (stratified for
+        classifiers), score them after each epoch, stop as above and keep
+        the parameters of the best epoch.
+    validation_fraction : float, default 0.1
+    shuffle : bool or {"none", "full", "blocks"}, default True
+        True means "full" for in-memory data and "blocks" for memmaps.
+    random_state : None, int or RandomState
+    warm_start : bool, default False
+        Start ``fit`` from the current coefficients (with a fresh optimizer).
+    verbose : int, default 0
+        > 0: one line per epoch (epoch, loss, samples per second).
+    callback : callable or None
+        ``callback(EpochInfo)`` after every epoch; returning True stops the
+        fit. Raising KeyboardInterrupt in it stops like Ctrl-C does.
+
+    Interrupts: Ctrl-C during ``fit`` keeps the parameters of the last
+    completed epoch, warns, and returns a usable estimator. Divergence (the
+    loss or parameters turn NaN/inf) raises :class:`fastgd.DivergenceError`
+    naming the epoch; the estimator keeps the last finite parameters.
+    """
+
+    _COMMON = ("optimizer", "optimizer_params", "lr", "batch_size", "max_epochs", "alpha",
+               "l1_ratio", "tol", "n_iter_no_change", "early_stopping", "validation_fraction",
+               "shuffle", "random_state", "warm_start", "verbose", "callback")
+
+    def _store_init_args(self, args):
+        """``__init__``'s body: store every argument as an attribute of the same name, unchanged."""
+        for name, value in args.items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+
+    # -- hooks ------------------------------------------------------------------------
+
+    _penalty = staticmethod(linear_penalty)
+
+    def _objective(self, n_outputs):
+        raise NotImplementedError
+
+    def _n_outputs(self):
+        return 1
+
+    def _encode_targets(self, y, first, dtype, classes=None, sample_weight=None):
+        return np.ascontiguousarray(y, dtype=dtype)
+
+    def _init_params(self, n_features, n_outputs, dtype, rng):
+        return np.zeros(n_outputs * (n_features + int(self._fits_intercept())), dtype=dtype)
+
+    def _store_params(self, w):
+        raise NotImplementedError
+
+    def _fits_intercept(self):
+        return bool(getattr(self, "fit_intercept", True))
+
+    def _validation_score(self, X, y, sample_weight):
+        return self.score(X, y, sample_weight=sample_weight)
+
+    def _check_extra_params(self):
+        """Validate the subclass's own constructor arguments (raise ValueError/TypeError)."""
+
+    # -- validation ---------------------------------------------------------------------
+
+    def _checked_params(self):
+        """Every common argument, checked; returns normalised values. Changes nothing."""
+        if not isinstance(self.optimizer, str) or self.optimizer.lower() not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}")
+        opt_params = {} if self.optimizer_params is None else self.optimizer_params
+        if not isinstance(opt_params, dict):
+            raise TypeError(f"optimizer_params must be a dict or None, got {opt_params!r}")
+        if "lr" in opt_params:
+            raise ValueError("optimizer_params must not contain 'lr': pass the rate as lr=")
+        lr = as_schedule(self.lr, "lr")
+        batch = None if self.batch_size is None else check_int("batch_size", self.batch_size, low=1)
+        shuffle = self.shuffle
+        if isinstance(shuffle, (bool, np.bool_)):
+            shuffle = "auto" if shuffle else "none"
+        elif shuffle not in ("none", "full", "blocks"):
+            raise ValueError(f"shuffle must be True, False, 'none', 'full' or 'blocks', got {shuffle!r}")
+        tol = None if self.tol is None else check_real("tol", self.tol, low=0.0)
+        verbose = self.verbose
+        if isinstance(verbose, bool) or not isinstance(verbose, numbers.Integral) or verbose < 0:
+            raise ValueError(f"verbose must be an integer >= 0, got {verbose!r}")
+        if self.callback is not None and not callable(self.callback):
+            raise TypeError(f"callback must be callable or None, got {self.callback!r}")
+        p = dict(
+            optimizer=self.optimizer.lower(), optimizer_params=dict(opt_params), lr=lr,
+            batch_size=batch, max_epochs=check_int("max_epochs", self.max_epochs, low=1),
+            alpha=check_real("alpha", self.alpha, low=0.0),
+            l1_ratio=check_real("l1_ratio", self.l1_ratio, low=0.0, high=1.0),
+            tol=tol, n_iter_no_change=check_int("n_iter_no_change", self.n_iter_no_change, low=1),
+            early_stopping=check_bool("early_stopping", self.early_stopping),
+            validation_fraction=check_real("validation_fraction", self.validation_fraction,
+                                           low=0.0, high=1.0, low_open=True, high_open=True),
+            shuffle=shuffle, random_state=check_random_state(self.random_state),
+            warm_start=check_bool("warm_start", self.warm_start), verbose=int(verbose))
+        self._check_extra_params()
+        return p
+
+    def _validate_X(self, X, reset):
+        """X as an array of float32/float64, without copying float data or memmaps."""
+        if is_memmap(X):
+            if X.dtype not in (np.float32, np.float64):
+                raise TypeError(f"a memmap X must be float32 or float64 (converting it would load "
+                                f"it into memory), got {X.dtype}")
+            if X.ndim != 2:
+                raise ValueError(f"Expected 2D array, got a memmap of shape {X.shape}")
+            if X.shape[0] < 1 or X.shape[1] < 1:
+                raise ValueError(f"Found array with shape {X.shape}: at least 1 sample and "
+                                 f"1 feature are required")
+            for _, _, block in iter_row_blocks(X):
+                if not np.isfinite(block).all():
+                    raise ValueError("Input X contains NaN or infinity.")
+            if reset:
+                self.__dict__.pop("feature_names_in_", None)
+                self.n_features_in_ = X.shape[1]
+            elif X.shape[1] != self.n_features_in_:
+                raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                                 f"expecting {self.n_features_in_} features as input.")
+            return X
+        return validate_data(self, X, reset=reset, dtype=FLOATS, order=None, copy=False,
+                             accept_sparse=False)
+
+    def _validate_Xy(self, X, y, sample_weight, reset):
+        if y is None:
+            raise ValueError(f"This {type(self).__name__} estimator requires y to be passed, "
+                             f"but the target y is None.")
+        if is_memmap(X):
+            X = self._validate_X(X, reset)
+            y = column_or_1d(np.asarray(y), warn=True)
+            check_consistent_length(X, y)
+        else:
+            X, y = validate_data(self, X, y, reset=reset, dtype=FLOATS, order=None, copy=False,
+                                 accept_sparse=False, y_numeric=not self._is_classifier(),
+                                 multi_output=False)
+        if not self._is_classifier():
+            y = np.asarray(y, dtype=X.dtype)
+            if not np.isfinite(y).all():
+                raise ValueError("Input y contains NaN or infinity.")
+        sw = None
+        if sample_weight is not None:
+            sw = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+            total = float(np.sum(sw, dtype=np.float64))
+            if not total > 0:
+                raise ValueError("sample_weight must not be all zero")
+            # mean 1: the loss is a weighted mean, batches stay unbiased
+            sw = np.ascontiguousarray(sw * (sw.size / total), dtype=X.dtype)
+        return X, y, sw
+
+    def _is_classifier(self):
+        return is_classifier(self)
+
+    # -- fitting --------------------------------------------------------------------------
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit on (X, y) for up to ``max_epochs`` epochs; returns self."""
+        return self._fit(X, y, sample_weight, incremental=False, classes=None)
+
+    def _partial_fit(self, X, y, sample_weight=None, classes=None):
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def _fit(self, X, y, sample_weight, incremental, classes):
+        params = self._checked_params()
+        first = not (incremental and hasattr(self, "_optimizer"))
+        X, y, sw = self._validate_Xy(X, y, sample_weight, reset=first)
+        if not first and X.dtype != self._optimizer.params.dtype:
+            X = X.astype(self._optimizer.params.dtype)  # a later batch in another dtype
+            if sw is not None:
+                sw = sw.astype(X.dtype)
+        y_enc = self._encode_targets(y, first, X.dtype, classes=classes, sample_weight=sw)
+        n_outputs = self._n_outputs()
+        rng = params["random_state"]
+        if first:
+            optimizer, trainer_rng = self._new_optimizer(params, X, n_outputs, rng)
+            state = dict(_optimizer=optimizer, _rng=trainer_rng, n_iter_=0, t_=0,
+                         loss_curve_=[], _params=params)
+        else:
+            state = dict(_params=params)
+        # -- from here on the estimator changes --
+        self.__dict__.update(state)
+        if first:
+            self.validation_scores_ = [] if params["early_stopping"] and not incremental else None
+            self.best_validation_score_ = None
+            self.best_loss_ = np.inf
+        self._store_params(self._optimizer.params)
+        sw_arr = np.empty(0, dtype=X.dtype) if sw is None else sw
+        self._run_epochs(X, y, y_enc, sw, sw_arr, params, incremental)
+        return self
+
+    def _new_optimizer(self, params, X, n_outputs, rng):
+        d = X.shape[1]
+        w = None
+        if params["warm_start"] and hasattr(self, "_optimizer"):
+            old = self._optimizer.params
+            if old.size == n_outputs * (d + int(self._fits_intercept())):
+                w = old.astype(X.dtype, copy=True)
+        if w is None:
+            w = self._init_params(d, n_outputs, X.dtype, rng)
+        lr = copy.deepcopy(params["lr"])  # a ReduceLROnPlateau is the fit's own
+        optimizer = OPTIMIZERS[params["optimizer"]](w, lr=lr, **params["optimizer_params"])
+        return optimizer, np.random.default_rng(rng.randint(2**32, dtype=np.uint64))
+
+    def _shuffle_mode(self, params, X):
+        mode = params["shuffle"]
+        if mode == "auto":
+            return "blocks" if is_memmap(X) else "full"
+        return mode
+
+    def _hyper(self, params, n_outputs):
+        rows, extra = self._objective(n_outputs)
+        a, r = params["alpha"], params["l1_ratio"]
+        n_intercepts = n_outputs if self._fits_intercept() else 0
+        return rows, hyper_array(a * (1.0 - r), a * r, n_intercepts, extra)
+
+    def _split(self, X, y_enc, params):
+        n = X.shape[0]
+        n_val = int(np.ceil(params["validation_fraction"] * n))
+        if n_val < 1 or n - n_val < 1:
+            raise ValueError(f"validation_fraction={params['validation_fraction']} leaves an empty "
+                             f"training or validation set with {n} samples")
+        from sklearn.model_selection import train_test_split
+        stratify = None
+        if self._is_classifier():
+            _, counts = np.unique(y_enc, return_counts=True)
+            if counts.min() >= 2 and min(n_val, n - n_val) >= counts.size:
+                stratify = y_enc
+        train, val = train_test_split(np.arange(n), test_size=n_val, stratify=stratify,
+                                      random_state=params["random_state"])
+        return np.sort(train).astype(np.int64), np.sort(val).astype(np.int64)
+
+    def _run_epochs(self, X, y, y_enc, sw, sw_arr, params, incremental):
+        n_outputs = self._n_outputs()
+        rows, hyper = self._hyper(params, n_outputs)
+        shuffle = self._shuffle_mode(params, X)
+        trainer = Trainer(rows, hyper, self._optimizer, params["batch_size"], shuffle, self._rng,
+                          penalty=self._penalty)
+        early = params["early_stopping"] and not incremental
+        rows = None
+        if early:
+            rows, val = self._split(X, y_enc, params)
+            X_val = np.take(X, val, axis=0)
+            y_val = y[val]
+            sw_val = None if sw is None else sw[val]
+        max_epochs = 1 if incremental else params["max_epochs"]
+        tol, patience = params["tol"], params["n_iter_no_change"]
+        lr = self._optimizer.lr
+        best_metric, bad_epochs, best_snap = np.inf, 0, None
+        converged = False
+        for _ in range(max_epochs):
+            epoch = self.n_iter_ + 1
+            try:
+                result = trainer.run_epoch(X, y_enc, sw_arr, rows)
+            except KeyboardInterrupt:
+                warnings.warn(f"{type(self).__name__}.fit interrupted during epoch {epoch}: keeping "
+                              f"the parameters of epoch {epoch - 1}", UserWarning, stacklevel=3)
+                break
+            except DivergenceError as exc:
+                raise DivergenceError(
+                    f"{type(self).__name__}: training diverged in epoch {epoch} ({exc}). "
+                    f"Try a smaller learning rate (lr={self.lr!r}) or scale the features "
+                    f"(e.g. sklearn.preprocessing.StandardScaler). The parameters of epoch "
+                    f"{epoch - 1} are kept.") from None
+            self.n_iter_ = epoch
+            self.t_ = self._optimizer.step_count
+            self.loss_curve_.append(result.loss)
+            self.best_loss_ = min(self.best_loss_, result.loss)
+            self._store_params(self._optimizer.params)
+            score = np.nan
+            metric = result.loss
+            if early:
+                score = float(self._validation_score(X_val, y_val, sw_val))
+                self.validation_scores_.append(score)
+                metric = -score
+                if self.best_validation_score_ is None or score > self.best_validation_score_:
+                    self.best_validation_score_ = score
+                    best_snap = trainer.snapshot()
+            if isinstance(lr, ReduceLROnPlateau):
+                lr.report(result.loss)
+            if params["verbose"]:
+                extra = f", validation score {score:.6g}" if early else ""
+                print(f"epoch {epoch}: loss {result.loss:.6g}{extra}, "
+                      f"{result.samples_per_second:,.0f} samples/s, {result.seconds:.3g} s")
+            stop = False
+            if tol is not None and not incremental:
+                bad_epochs = bad_epochs + 1 if metric > best_metric - tol else 0
+                best_metric = min(best_metric, metric)
+                stop = converged = bad_epochs >= patience
+            if self.callback is not None:
+                try:
+                    stop = bool(self.callback(EpochInfo(epoch, result.loss, score, result.seconds,
+                                                        result.samples_per_second, self))) or stop
+                except KeyboardInterrupt:
+                    warnings.warn(f"{type(self).__name__}.fit interrupted after epoch {epoch}: "
+                                  f"keeping its parameters", UserWarning, stacklevel=3)
+                    break
+            if stop:
+                break
+        else:
+            if tol is not None and not incremental and not converged:
+                warnings.warn(f"{type(self).__name__}: maximum number of epochs ({max_epochs}) "
+                              f"reached before convergence; raise max_epochs or tol",
+                              ConvergenceWarning, stacklevel=3)
+        if best_snap is not None:
+            trainer.restore(best_snap)
+            self._store_params(self._optimizer.params)
+
+    # -- prediction helpers -------------------------------------------------------------------
+
+    def _linear_output(self, X):
+        """X @ coef_.T + intercept_, in blocks for memmaps; validated X."""
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False) if not is_memmap(X) else self._check_memmap_predict(X)
+        coef = self.coef_.astype(X.dtype, copy=False).reshape(-1, X.shape[1])
+        b = self.intercept_.astype(X.dtype, copy=False)
+        if not is_memmap(X):
+            return X @ coef.T + b
+        out = np.empty((X.shape[0], coef.shape[0]), dtype=X.dtype)
+        for a, e, block in iter_row_blocks(X):
+            out[a:e] = np.asarray(block) @ coef.T + b
+        if not np.isfinite(out).all():
+            raise ValueError("Input X contains NaN or infinity.")
+        return out
+
+    def _check_memmap_predict(self, X):
+        if X.dtype not in (np.float32, np.float64) or X.ndim != 2:
+            raise ValueError(f"a memmap X must be a 2-D float32/float64 array, got {X.dtype} "
+                             f"with shape {X.shape}")
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                             f"expecting {self.n_features_in_} features as input.")
+        return X
+
+    @property
+    def optimizer_(self):
+        """The fitted :class:`fastgd.optim.Optimizer` (its ``state_dict()`` resumes a fit)."""
+        check_is_fitted(self)
+        return self._optimizer
+
+
+__all__ = ["GDEstimator", "EpochInfo", "is_memmap", "iter_row_blocks", "DEFAULT_BLOCK_BYTES",
+           "Schedule", "DivergenceError"]
