@@ -6,20 +6,15 @@ import numpy as np
 from numba import prange
 
 from .._numba import CHUNK, PARALLEL_THRESHOLD, cast_like, jit, jit_parallel, n_chunks
+from ._moments import decayed, moments
 
 
 @jit
 def _adam_loop(params, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, decay, weight_decay,
                one_minus_beta1, beta2, one_minus_beta2, step_size, bc2_sqrt, eps, amsgrad):
     for i in range(params.size):
-        p = params[i]
-        if decay != 1:
-            p = p * decay
-        g = grad[i]
-        if weight_decay != 0:
-            g = g + weight_decay * p
-        m = exp_avg[i] + one_minus_beta1 * (g - exp_avg[i])
-        v = beta2 * exp_avg_sq[i] + one_minus_beta2 * g * g
+        p, g = decayed(params[i], grad[i], decay, weight_decay)
+        m, v = moments(g, exp_avg[i], exp_avg_sq[i], one_minus_beta1, beta2, one_minus_beta2)
         exp_avg[i] = m
         exp_avg_sq[i] = v
         if amsgrad:

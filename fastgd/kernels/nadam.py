@@ -4,20 +4,15 @@ import numpy as np
 from numba import prange
 
 from .._numba import CHUNK, PARALLEL_THRESHOLD, cast_like, jit, jit_parallel, n_chunks
+from ._moments import decay_constants, decayed, moments
 
 
 @jit
 def _nadam_loop(params, grad, exp_avg, exp_avg_sq, decay, weight_decay,
                 one_minus_beta1, beta2, one_minus_beta2, bc2, eps, coef_grad, coef_avg):
     for i in range(params.size):
-        p = params[i]
-        if decay != 1:
-            p = p * decay
-        g = grad[i]
-        if weight_decay != 0:
-            g = g + weight_decay * p
-        m = exp_avg[i] + one_minus_beta1 * (g - exp_avg[i])
-        v = beta2 * exp_avg_sq[i] + one_minus_beta2 * g * g
+        p, g = decayed(params[i], grad[i], decay, weight_decay)
+        m, v = moments(g, exp_avg[i], exp_avg_sq[i], one_minus_beta1, beta2, one_minus_beta2)
         exp_avg[i] = m
         exp_avg_sq[i] = v
         denom = np.sqrt(v / bc2) + eps
@@ -58,12 +53,7 @@ def nadam_step(params, grad, exp_avg, exp_avg_sq, step, mu_product, lr=2e-3,
     prod = mu_product * mu
     coef_grad = cast_like(lr * (1.0 - mu) / (1.0 - prod), params)
     coef_avg = cast_like(lr * mu_next / (1.0 - prod * mu_next), params)
-    if decoupled_weight_decay:
-        decay = cast_like(1.0 - lr * weight_decay, params)
-        wd = cast_like(0.0, params)
-    else:
-        decay = cast_like(1.0, params)
-        wd = cast_like(weight_decay, params)
+    decay, wd = decay_constants(params, lr, weight_decay, decoupled_weight_decay)
     omb1 = cast_like(1.0 - beta1, params)
     b2 = cast_like(beta2, params)
     omb2 = cast_like(1.0 - beta2, params)
