@@ -4,7 +4,9 @@ The package is laid out by what each part is:
 
 * :mod:`fastgd.kernels` -- update rules as ``@njit`` kernels over flat arrays;
 * :mod:`fastgd.optim` -- optimizer objects (``fastgd.Adam`` ...) around them;
-* :mod:`fastgd.schedules` -- learning rates as functions of the step.
+* :mod:`fastgd.schedules` -- learning rates as functions of the step;
+* :mod:`fastgd.gradients` -- numerical gradients and gradient checks;
+* :mod:`fastgd.minimizer` -- ``fastgd.minimize``, scipy-style minimisation.
 
 ``import fastgd`` is cheap: it imports neither numba nor any submodule, and
 compiles nothing. Names are loaded the first time they are used.
@@ -22,8 +24,13 @@ _LAZY = {
     **{name: "fastgd.models" for name in
        ("LinearRegression", "LogisticRegression", "LinearSVC", "GDEstimator")},
     "DivergenceError": "fastgd.engine",
+    "numerical_gradient": "fastgd.gradients",
+    "check_grad": "fastgd.gradients",
+    "minimize": "fastgd.minimizer",
+    "OptimizeResult": "fastgd.minimizer",
 }
-_SUBMODULES = {"kernels", "optim", "schedules", "losses", "engine", "models"}
+_SUBMODULES = {"kernels", "optim", "schedules", "losses", "engine", "models", "gradients",
+               "minimizer"}
 
 __all__ = sorted([*_LAZY, *_SUBMODULES])
 

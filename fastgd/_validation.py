@@ -88,3 +88,54 @@ def check_betas(name, value):
             raise ValueError(f"Invalid beta parameter at index {i}: {b!r} (must be in [0, 1))")
         out.append(b)
     return tuple(out)
+
+
+def as_float_vector(name, x):
+    """A 1-D, non-empty float32/float64 ndarray from an array-like.
+
+    float32 and float64 arrays come back as they are (no copy, no upcast);
+    integer arrays are converted to float64, as ``scipy.optimize`` does, since
+    an integer starting point is a common spelling of a float one. bool,
+    complex, float16, object and string data are refused with TypeError:
+    they are almost always a mistake, and a silent conversion would hide it.
+    """
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a 1-D array of real numbers: {exc}") from None
+    if arr.dtype.kind in "iu":
+        arr = arr.astype(np.float64)
+    elif arr.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must hold float32 or float64 numbers (integers are converted "
+                        f"to float64), got dtype {arr.dtype}")
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (flatten it, e.g. with .ravel()), got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty")
+    return arr
+
+
+def check_callable(name, f):
+    if not callable(f):
+        raise TypeError(f"{name} must be callable, got {type(f).__name__}")
+    return f
+
+
+def check_args(name, args):
+    """Extra positional arguments for a user function: a tuple (a bare value is refused)."""
+    if not isinstance(args, tuple):
+        raise TypeError(f"{name} must be a tuple of extra arguments, got {type(args).__name__}")
+    return args
+
+
+def real_scalar(name, value, *, finite=True):
+    """A user function's scalar output as float: a real number or a 0-d real array."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        shape = f" of shape {value.shape}" if isinstance(value, np.ndarray) else ""
+        raise TypeError(f"{name} must return a real scalar, got {type(value).__name__}{shape}")
+    v = float(value)
+    if finite and not math.isfinite(v):
+        raise ValueError(f"{name} returned {v!r}: it must be finite there")
+    return v

@@ -1,0 +1,183 @@
+"""The minimize loop: one driver for every rule, in nopython mode or in Python.
+
+``drive`` is compiled with the user's ``@njit`` functions, an evaluator and
+a rule's step function as first-class function arguments, so the whole loop
+(evaluations, update, stopping tests, history) runs in one nopython call.
+For plain Python functions the very same source runs interpreted
+(``drive.py_func``), calling the same compiled kernels: one loop, one truth.
+
+Specialisations: one per (evaluator, fun, jac, step function, dtype, args
+types). A step function serves a family of methods (see
+:mod:`fastgd.minimizer.rules`), and options, tolerances and schedules are
+runtime values, so changing them recompiles nothing.
+
+Caching: functions that take the user's function are compiled with
+``cache=False``: the numba type of a function argument is tied to the
+dispatcher object, so an on-disk entry never matches in a new process and
+every run would add a dead entry to the cache (numba issues 2956, 4534).
+Everything they call (kernels, schedules, step functions) is cached.
+
+``fastmath=False`` here: the loop's few scalar operations (the Armijo test,
+the stopping tests) then round exactly like the Python path.
+"""
+
+import math
+
+import numpy as np
+
+from .._numba import jit
+from ..kernels.clip import _sum_of_squares_1
+from ..schedules import schedule_value
+
+# status codes, as in scipy: 0 is success, 99 is a callback stop
+RUNNING = -1            # paused so that Python can run the callback
+GTOL = 0
+MAXITER = 1
+FTOL = 2
+DIVERGED = 3
+LINE_SEARCH_FAILED = 4
+CALLBACK = 99
+
+ARMIJO_C1 = 1e-4        # sufficient decrease: f(x - a g) <= f(x) - c1 a |g|^2
+BACKTRACK = 0.5         # the step is halved until then
+MAX_BACKTRACKS = 60     # at most lr * 2**-59: below rounding for any sensible lr
+
+# what an evaluator computes; numpy ints, not Python ints, which numba would pass as
+# literals and compile the evaluator once for each value
+F, G, FG = np.int64(1), np.int64(2), np.int64(3)
+
+
+@jit
+def copy_into(dst, src):
+    """dst[:] = src, as a loop: numba's slice assignment costs ~0.7 s of compile time each."""
+    n = dst.size
+    if src.size != n:
+        raise ValueError("the gradient changed size during the run")
+    for i in range(n):
+        dst[i] = src[i]
+
+
+# The gradient norm and the finiteness test are serial loops, not the parallel
+# kernels of fastgd.kernels.clip: a parallel region per iteration costs more than a
+# small problem's whole iteration, and every parallel kernel linked into the driver
+# adds to its compile time (0.6 s of 2 s for these two). Above ~1e6 coordinates the
+# two passes cost about as much as one evaluation of a cheap f.
+sum_of_squares = _sum_of_squares_1     # sum(x**2) accumulated in float64, serial
+
+
+@jit
+def all_finite(x):
+    """No NaN or inf in x (a count, not an early exit, so the loop vectorises)."""
+    k = 0
+    for i in range(x.size):
+        k += not np.isfinite(x[i])
+    return k == 0
+
+
+@jit(cache=False, fastmath=False)
+def eval_separate(fun, jac, args, x, g, what):
+    """jac is a callable: f = fun(x), g = jac(x)."""
+    f = np.nan
+    if what & F:
+        f = np.float64(fun(x, *args))
+    if what & G:
+        copy_into(g, jac(x, *args))
+    return f
+
+
+@jit(cache=False, fastmath=False)
+def eval_combined(fun, jac, args, x, g, what):
+    """jac=True: fun returns (f, g); both are always computed."""
+    f, grad = fun(x, *args)
+    copy_into(g, grad)
+    return np.float64(f)
+
+
+@jit(cache=False, fastmath=False)
+def eval_numeric(fun, fd, args, x, g, what):
+    """jac=None: g by central differences, ``fd(fun, args, x, g)``."""
+    f = np.nan
+    if what & F:
+        f = np.float64(fun(x, *args))
+    if what & G:
+        fd(fun, args, x, g)
+    return f
+
+
+@jit(cache=False, fastmath=False)
+def drive(evaluate, fun, jac, args, step, x, g, rows, scalars, hyper, spec, hist, counts,
+          combined, grad_fevals, line_search, maxiter, gtol, ftol, max_growth, pause_at):
+    r"""Run the minimize loop from iterate k = ``counts[0]``; return a status code.
+
+    On entry ``hist[k]`` is f(x_k) and ``g`` its gradient; ``counts`` is
+    [k, nfev, njev] and is updated. Each iteration, on iterate x_k:
+
+    1. stop (FTOL) if k > 0 and |f_{k-1} - f_k| <= ftol max(|f_{k-1}|, |f_k|, 1), ftol > 0;
+    2. stop (GTOL) if |g_k|_2 <= gtol; (MAXITER) if k = maxiter;
+    3. x_{k+1} = step(x_k, g_k, lr_k), lr_k = schedule_value(spec, k); with
+       ``line_search`` (plain gradient descent only) the step a starts at
+       lr_k and is halved until f(x_k - a g_k) <= f_k - c1 a |g_k|^2
+       (Armijo; LINE_SEARCH_FAILED after MAX_BACKTRACKS tries);
+    4. stop (DIVERGED) if f_{k+1} or x_{k+1} is NaN/inf or
+       f_{k+1} > f_0 + max_growth max(1, |f_0|): x goes back to x_k, and
+       ``hist[k + 1]`` keeps the value that stopped the run;
+    5. pause (RUNNING) when k + 1 reaches ``pause_at``, for a callback.
+    """
+    x_prev = np.empty_like(x)
+    g_new = np.empty_like(g)
+    k = counts[0]
+    f0 = hist[0]
+    limit = f0 + max_growth * max(1.0, abs(f0))
+    while True:
+        f = hist[k]
+        if ftol > 0.0 and k > 0:
+            f_last = hist[k - 1]
+            if abs(f_last - f) <= ftol * max(abs(f_last), abs(f), 1.0):
+                status = FTOL
+                break
+        slope = sum_of_squares(g)
+        if math.sqrt(slope) <= gtol:
+            status = GTOL
+            break
+        if k >= maxiter:
+            status = MAXITER
+            break
+        lr = schedule_value(spec, k)
+        copy_into(x_prev, x)
+        if line_search:
+            a = lr
+            accepted = False
+            for _ in range(MAX_BACKTRACKS):
+                step(x, g, rows, scalars, hyper, k + 1, a)
+                f_new = evaluate(fun, jac, args, x, g_new, F)
+                counts[1] += 1
+                if f_new <= f - ARMIJO_C1 * a * slope:
+                    accepted = True
+                    break
+                copy_into(x, x_prev)
+                a *= BACKTRACK
+            if not accepted:
+                status = LINE_SEARCH_FAILED
+                break
+            if not combined:  # a combined evaluation brought the gradient already
+                evaluate(fun, jac, args, x, g_new, G)
+                counts[1] += grad_fevals
+            counts[2] += 1
+        else:
+            step(x, g, rows, scalars, hyper, k + 1, lr)
+            f_new = evaluate(fun, jac, args, x, g_new, FG)
+            counts[1] += 1 + grad_fevals
+            counts[2] += 1
+        hist[k + 1] = f_new
+        finite = all_finite(x)
+        if not (np.isfinite(f_new) and f_new <= limit and finite):
+            copy_into(x, x_prev)
+            status = DIVERGED
+            break
+        copy_into(g, g_new)
+        k += 1
+        if k >= pause_at:
+            status = RUNNING
+            break
+    counts[0] = k
+    return status
