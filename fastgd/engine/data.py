@@ -39,7 +39,7 @@ import mmap
 import numpy as np
 
 SHUFFLE_MODES = ("none", "full", "blocks")
-DEFAULT_BLOCK_BYTES = 32 * 2**20
+DEFAULT_BLOCK_BYTES = 8 * 2**20
 
 
 def is_direct(X):

@@ -272,19 +272,33 @@ class GDEstimator(BaseEstimator):
     def _partial_fit(self, X, y, sample_weight=None, classes=None):
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "_optimizer")
+
     def _fit(self, X, y, sample_weight, incremental, classes):
         params = self._checked_params()
         first = not (incremental and hasattr(self, "_optimizer"))
-        X, y, sw = self._validate_Xy(X, y, sample_weight, reset=first)
-        if not first and X.dtype != self._optimizer.params.dtype:
-            X = X.astype(self._optimizer.params.dtype)  # a later batch in another dtype
-            if sw is not None:
-                sw = sw.astype(X.dtype)
-        y_enc = self._encode_targets(y, first, X.dtype, classes=classes, sample_weight=sw)
-        n_outputs = self._n_outputs()
-        rng = params["random_state"]
+        # scikit-learn's validation records n_features_in_ (and classes_ is
+        # set by the encoding): put them back if any later check fails
+        saved = {k: self.__dict__[k] for k in ("n_features_in_", "feature_names_in_", "classes_")
+                 if k in self.__dict__}
+        try:
+            X, y, sw = self._validate_Xy(X, y, sample_weight, reset=first)
+            if not first and X.dtype != self._optimizer.params.dtype:
+                X = X.astype(self._optimizer.params.dtype)  # a later batch in another dtype
+                if sw is not None:
+                    sw = sw.astype(X.dtype)
+            y_enc = self._encode_targets(y, first, X.dtype, classes=classes, sample_weight=sw)
+            n_outputs = self._n_outputs()
+            rng = params["random_state"]
+            if first:
+                optimizer, trainer_rng = self._new_optimizer(params, X, n_outputs, rng)
+        except BaseException:
+            for k in ("n_features_in_", "feature_names_in_", "classes_"):
+                self.__dict__.pop(k, None)
+            self.__dict__.update(saved)
+            raise
         if first:
-            optimizer, trainer_rng = self._new_optimizer(params, X, n_outputs, rng)
             state = dict(_optimizer=optimizer, _rng=trainer_rng, n_iter_=0, t_=0,
                          loss_curve_=[], _params=params)
         else:

@@ -26,8 +26,7 @@ class LinearModel(GDEstimator):
     def _check_extra_params(self):
         check_bool("fit_intercept", self.fit_intercept)
 
-    def decision_function(self, X):
-        """The linear output X @ coef_.T + intercept_ (one column per output, raveled if one)."""
+    def _raveled_output(self, X):
         out = self._linear_output(X)
         return out.ravel() if out.shape[1] == 1 else out
 
@@ -96,7 +95,7 @@ class LinearRegression(RegressorMixin, LinearModel):
 
     def predict(self, X):
         """Predicted values X @ coef_ + intercept_."""
-        return self.decision_function(X)
+        return self._raveled_output(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -159,6 +158,10 @@ class _LinearClassifier(ClassifierMixin, LinearModel):
         if first and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit")
         return self._partial_fit(X, y, sample_weight, classes)
+
+    def decision_function(self, X):
+        """Confidence scores X @ coef_.T + intercept_: (n,) for two classes, else (n, K)."""
+        return self._raveled_output(X)
 
     def predict(self, X):
         """The class with the largest decision value."""
@@ -236,8 +239,8 @@ class LinearSVC(_LinearClassifier):
 
     def _check_n_classes(self, labels):
         if labels.size != 2:
-            raise ValueError(f"LinearSVC is binary: y must have exactly 2 classes, got "
-                             f"{labels.size} ({list(labels)[:5]}...)")
+            raise ValueError(f"Only binary classification is supported. LinearSVC got "
+                             f"{labels.size} classes: {list(labels)[:5]}")
 
     def _objective(self, n_outputs):
         return hinge_rows, 0.0
