@@ -356,7 +356,7 @@ class _Problem:
             what = (f"f grew from {f0:.6g} at x0 to {f_bad:.6g}, more than "
                     f"max_growth={self.max_growth:g} times max(1, |f(x0)|)")
         else:
-            what = "x became NaN or inf"
+            what = "x became NaN or inf (or so large that |x|^2 overflows)"
         lr0 = self.lr(0) if isinstance(self.lr, Schedule) else self.lr
         hint = " or line_search=True" if self.method == "gd" and not self.line_search else ""
         return (f"Diverged at iteration {k + 1}: {what}. The learning rate is probably too "

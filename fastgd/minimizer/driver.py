@@ -57,21 +57,11 @@ def copy_into(dst, src):
         dst[i] = src[i]
 
 
-# The gradient norm and the finiteness test are serial loops, not the parallel
-# kernels of fastgd.kernels.clip: a parallel region per iteration costs more than a
-# small problem's whole iteration, and every parallel kernel linked into the driver
-# adds to its compile time (0.6 s of 2 s for these two). Above ~1e6 coordinates the
-# two passes cost about as much as one evaluation of a cheap f.
+# The gradient norm and the finiteness test of x are serial sums of squares, not the
+# parallel kernels of fastgd.kernels.clip: a parallel region per iteration costs more
+# than a small problem's whole iteration, and every parallel kernel linked into the
+# driver adds to its compile time (0.6 s of 2 s for sum_of_squares and all_finite).
 sum_of_squares = _sum_of_squares_1     # sum(x**2) accumulated in float64, serial
-
-
-@jit
-def all_finite(x):
-    """No NaN or inf in x (a count, not an early exit, so the loop vectorises)."""
-    k = 0
-    for i in range(x.size):
-        k += not np.isfinite(x[i])
-    return k == 0
 
 
 @jit(cache=False, fastmath=False)
@@ -118,13 +108,17 @@ def drive(evaluate, fun, jac, args, step, x, g, rows, scalars, hyper, spec, hist
        ``line_search`` (plain gradient descent only) the step a starts at
        lr_k and is halved until f(x_k - a g_k) <= f_k - c1 a |g_k|^2
        (Armijo; LINE_SEARCH_FAILED after MAX_BACKTRACKS tries);
-    4. stop (DIVERGED) if f_{k+1} or x_{k+1} is NaN/inf or
-       f_{k+1} > f_0 + max_growth max(1, |f_0|): x goes back to x_k, and
+    4. stop (DIVERGED) if f_{k+1} is NaN/inf, |x_{k+1}|^2 is NaN/inf, or
+       f_{k+1} > f_0 + max_growth max(1, |f_0|): x stays x_k, and
        ``hist[k + 1]`` keeps the value that stopped the run;
     5. pause (RUNNING) when k + 1 reaches ``pause_at``, for a callback.
+
+    Each update steps a copy of x_k, so x_k survives a rejected or divergent
+    step without a restore; the two buffers swap roles on acceptance.
     """
-    x_prev = np.empty_like(x)
-    g_new = np.empty_like(g)
+    x_cur, x_new = x, np.empty_like(x)
+    g_cur, g_new = g, np.empty_like(g)
+    swapped = False
     k = counts[0]
     f0 = hist[0]
     limit = f0 + max_growth * max(1.0, abs(f0))
@@ -135,7 +129,7 @@ def drive(evaluate, fun, jac, args, step, x, g, rows, scalars, hyper, spec, hist
             if abs(f_last - f) <= ftol * max(abs(f_last), abs(f), 1.0):
                 status = FTOL
                 break
-        slope = sum_of_squares(g)
+        slope = sum_of_squares(g_cur)
         if math.sqrt(slope) <= gtol:
             status = GTOL
             break
@@ -143,41 +137,44 @@ def drive(evaluate, fun, jac, args, step, x, g, rows, scalars, hyper, spec, hist
             status = MAXITER
             break
         lr = schedule_value(spec, k)
-        copy_into(x_prev, x)
         if line_search:
             a = lr
             accepted = False
             for _ in range(MAX_BACKTRACKS):
-                step(x, g, rows, scalars, hyper, k + 1, a)
-                f_new = evaluate(fun, jac, args, x, g_new, F)
+                copy_into(x_new, x_cur)
+                step(x_new, g_cur, rows, scalars, hyper, k + 1, a)
+                f_new = evaluate(fun, jac, args, x_new, g_new, F)
                 counts[1] += 1
                 if f_new <= f - ARMIJO_C1 * a * slope:
                     accepted = True
                     break
-                copy_into(x, x_prev)
                 a *= BACKTRACK
             if not accepted:
                 status = LINE_SEARCH_FAILED
                 break
             if not combined:  # a combined evaluation brought the gradient already
-                evaluate(fun, jac, args, x, g_new, G)
+                evaluate(fun, jac, args, x_new, g_new, G)
                 counts[1] += grad_fevals
-            counts[2] += 1
         else:
-            step(x, g, rows, scalars, hyper, k + 1, lr)
-            f_new = evaluate(fun, jac, args, x, g_new, FG)
+            copy_into(x_new, x_cur)
+            step(x_new, g_cur, rows, scalars, hyper, k + 1, lr)
+            f_new = evaluate(fun, jac, args, x_new, g_new, FG)
             counts[1] += 1 + grad_fevals
-            counts[2] += 1
+        counts[2] += 1
         hist[k + 1] = f_new
-        finite = all_finite(x)
-        if not (np.isfinite(f_new) and f_new <= limit and finite):
-            copy_into(x, x_prev)
+        # one reduction tests x for NaN/inf (and for |x|^2 overflowing, divergence too)
+        if not (np.isfinite(f_new) and f_new <= limit and np.isfinite(sum_of_squares(x_new))):
             status = DIVERGED
             break
-        copy_into(g, g_new)
+        x_cur, x_new = x_new, x_cur
+        g_cur, g_new = g_new, g_cur
+        swapped = not swapped
         k += 1
         if k >= pause_at:
             status = RUNNING
             break
+    if swapped:  # the caller's arrays hold the result
+        copy_into(x, x_cur)
+        copy_into(g, g_cur)
     counts[0] = k
     return status
