@@ -128,14 +128,18 @@ def check_args(name, args):
     return args
 
 
-def real_scalar(name, value, *, finite=True):
-    """A user function's scalar output as float: a real number or a 0-d real array."""
+def real_scalar(name, value, where="", *, finite=True):
+    """The output of user function ``name`` (evaluated ``where``) as a float.
+
+    A real number or a 0-d real array; finite unless ``finite=False``.
+    """
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value[()]
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         shape = f" of shape {value.shape}" if isinstance(value, np.ndarray) else ""
-        raise TypeError(f"{name} must return a real scalar, got {type(value).__name__}{shape}")
+        raise TypeError(f"{name} must return a real scalar, got {type(value).__name__}{shape}"
+                        f"{where}")
     v = float(value)
     if finite and not math.isfinite(v):
-        raise ValueError(f"{name} returned {v!r}: it must be finite there")
+        raise ValueError(f"{name} returned {v!r}{where}: it must be finite there")
     return v

@@ -163,8 +163,8 @@ BAD = [
     (dict(h=np.ones(2)), ValueError, "shape of x"),
     (dict(h="small"), TypeError, "h must be"),
     (dict(h=1e-30), ValueError, "h is too small"),
-    (dict(f=lambda x: x), TypeError, "f(x) must return a real scalar"),
-    (dict(f=lambda x: float("nan")), ValueError, "f(x) returned nan"),
+    (dict(f=lambda x: x), TypeError, "f must return a real scalar, got ndarray of shape (3,) at x"),
+    (dict(f=lambda x: float("nan")), ValueError, "f returned nan at x"),
     (dict(f=_bad, method="complex"), TypeError, "imaginary part"),
     (dict(args=[1]), TypeError, "args must be a tuple"),
 ]

@@ -157,6 +157,21 @@ def test_jac_true_python_path_and_counts():
     assert res.njev == res.nit + 1 and res.nfev >= res.nit + 1
 
 
+def test_args_and_list_gradients_python_path():
+    scale = np.array([1.0, 4.0])
+
+    def f(x, s):
+        return float(np.sum(s * (x - 1.0) ** 2))
+
+    res = fastgd.minimize(f, np.zeros(2), jac=lambda x, s: list(2 * s * (x - 1.0)), args=(scale,),
+                          method="gd", lr=0.1, gtol=1e-10)
+    assert res.success
+    np.testing.assert_allclose(res.x, 1.0, atol=1e-10)
+    res = fastgd.minimize(f, np.zeros(2), args=(scale,), method="adam", lr=0.05, gtol=1e-6)
+    assert res.success and res.njev == res.nit + 1 and res.nfev == 5 * (res.nit + 1)
+    np.testing.assert_allclose(res.x, 1.0, atol=1e-6)
+
+
 def test_float32_stays_float32():
     x0 = np.array([-1.2, 1.0], dtype=np.float32)
     res = fastgd.minimize(rosen.py_func, x0, jac=rosen_grad.py_func, method="adam", lr=0.01,
@@ -330,8 +345,8 @@ BAD = [
     (dict(jac=lambda x: np.array([np.nan, 1.0])), ValueError, "jac contains NaN"),
     (dict(jac="2-point"), TypeError, "jac must be a callable, True or None"),
     (dict(jac=True), TypeError, "fun must return a pair"),
-    (dict(fun=lambda x: x), TypeError, "fun at x0 must return a real scalar"),
-    (dict(fun=lambda x: np.nan), ValueError, "fun at x0 returned nan"),
+    (dict(fun=lambda x: x), TypeError, "fun must return a real scalar, got ndarray of shape (2,) at x0"),
+    (dict(fun=lambda x: np.nan), ValueError, "fun returned nan at x0"),
     (dict(method="bfgs"), ValueError, "method must be one of"),
     (dict(gtol=-1.0), ValueError, "gtol"),
     (dict(gtol=np.nan), ValueError, "gtol must be finite"),

@@ -94,7 +94,7 @@ def numerical_gradient(f, x, method="central", h=None, args=()):
         steps = None
     else:
         steps = _user_steps(h, x)
-    real_scalar("f(x)", f(x, *args))
+    real_scalar("f", f(x, *args), " at x")
     out = np.empty_like(x)
     if code == COMPLEX:
         _complex_step(f, args, x, np.full(x.size, COMPLEX_STEP) if steps is None else steps, out)

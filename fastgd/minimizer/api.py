@@ -42,7 +42,8 @@ def minimize(fun, x0, jac=None, method="adam", lr=None, *, args=(), options=None
 
     **Native speed.** When ``fun`` (and ``jac``, if a callable) are numba
     ``@njit`` functions the whole loop runs in nopython mode in one call, with
-    no Python per iteration (with a ``callback``: one call per iteration).
+    no Python per iteration (with a ``callback``: one call per iteration, which
+    is also the way to keep a long run interruptible with Ctrl-C).
     Any other callables run the same loop interpreted. The first call for a
     new function compiles the loop for it (about a second per method family);
     later calls with the same function and dtype reuse it.
@@ -253,7 +254,7 @@ class _Problem:
                 raise TypeError(f"with jac=True, fun must return a pair (f, gradient), "
                                 f"got {type(out).__name__}")
             out, g = out
-        f = real_scalar(f"fun at {where}", out)
+        f = real_scalar("fun", out, f" at {where}")
         if jac is True:
             evaluate, grad_arg, name = driver.eval_combined, fun, "the gradient returned by fun"
         elif jac is None:

@@ -71,7 +71,7 @@ def eval_separate(fun, jac, args, x, g, what):
     if what & F:
         f = np.float64(fun(x, *args))
     if what & G:
-        copy_into(g, jac(x, *args))
+        copy_into(g, np.asarray(jac(x, *args)))  # asarray: a list from Python
     return f
 
 
@@ -79,7 +79,7 @@ def eval_separate(fun, jac, args, x, g, what):
 def eval_combined(fun, jac, args, x, g, what):
     """jac=True: fun returns (f, g); both are always computed."""
     f, grad = fun(x, *args)
-    copy_into(g, grad)
+    copy_into(g, np.asarray(grad))
     return np.float64(f)
 
 
