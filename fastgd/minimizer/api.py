@@ -216,6 +216,7 @@ class _Problem:
             check_real("max_growth", max_growth, low=0.0, low_open=True)
         self.callback = None if callback is None else check_callable("callback", callback)
         self.new_style = callback is not None and _new_style(callback)
+        self._callback_message = ""
         self.native = is_njit(fun) and (jac is None or jac is True or is_njit(jac))
 
     def _options(self, options, lr):
