@@ -17,6 +17,13 @@ def _adagrad_loop(params, grad, state_sum, clr, eps, weight_decay):
         params[i] = params[i] - clr * (g / (np.sqrt(s) + eps))
 
 
+@jit
+def _adagrad_constants(params, step, lr, lr_decay, weight_decay, eps):
+    """The scalar arguments of :func:`_adagrad_loop` for step ``step``."""
+    return (cast_like(lr / (1.0 + (step - 1) * lr_decay), params), cast_like(eps, params),
+            cast_like(weight_decay, params))
+
+
 @jit_parallel
 def adagrad_step(params, grad, state_sum, step, lr, lr_decay=0.0,
                  weight_decay=0.0, eps=1e-10):
@@ -33,13 +40,11 @@ def adagrad_step(params, grad, state_sum, step, lr, lr_decay=0.0,
     ``step`` is 1 for the first step.
     """
     n = params.size
-    clr = cast_like(lr / (1.0 + (step - 1) * lr_decay), params)
-    eps_ = cast_like(eps, params)
-    wd = cast_like(weight_decay, params)
+    k = _adagrad_constants(params, step, lr, lr_decay, weight_decay, eps)
     if n <= PARALLEL_THRESHOLD:
-        _adagrad_loop(params, grad, state_sum, clr, eps_, wd)
+        _adagrad_loop(params, grad, state_sum, *k)
     else:
         for c in prange(n_chunks(n)):
             lo = c * CHUNK
             hi = min(n, lo + CHUNK)
-            _adagrad_loop(params[lo:hi], grad[lo:hi], state_sum[lo:hi], clr, eps_, wd)
+            _adagrad_loop(params[lo:hi], grad[lo:hi], state_sum[lo:hi], *k)

@@ -25,8 +25,8 @@ def _adam_loop(params, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, decay, weight_
 
 
 @jit
-def _adam_scalars(params, step, lr, beta1, beta2, eps, l2, decoupled):
-    """The per-step constants of the loop, in the parameters' dtype."""
+def _adam_constants(params, step, lr, beta1, beta2, eps, l2, decoupled):
+    """The scalar arguments of :func:`_adam_loop` for step ``step`` (but amsgrad)."""
     bc1 = 1.0 - beta1 ** step
     bc2 = 1.0 - beta2 ** step
     return (cast_like(1.0 - lr * decoupled, params), cast_like(l2, params),
@@ -62,7 +62,7 @@ def adam_step(params, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr=1e-3,
     ``max_exp_avg_sq`` may be empty unless ``amsgrad``.
     """
     n = params.size
-    k = _adam_scalars(params, step, lr, beta1, beta2, eps, weight_decay, 0.0)
+    k = _adam_constants(params, step, lr, beta1, beta2, eps, weight_decay, 0.0)
     if n <= PARALLEL_THRESHOLD:
         _adam_loop(params, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *k, amsgrad)
     else:
@@ -89,7 +89,7 @@ def adamw_step(params, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr=1e-3,
     paper's schedule multiplier eta_t plays that role.
     """
     n = params.size
-    k = _adam_scalars(params, step, lr, beta1, beta2, eps, 0.0, weight_decay)
+    k = _adam_constants(params, step, lr, beta1, beta2, eps, 0.0, weight_decay)
     if n <= PARALLEL_THRESHOLD:
         _adam_loop(params, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *k, amsgrad)
     else:
@@ -98,3 +98,6 @@ def adamw_step(params, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr=1e-3,
             hi = min(n, lo + CHUNK)
             _adam_loop(params[lo:hi], grad[lo:hi], exp_avg[lo:hi], exp_avg_sq[lo:hi],
                        max_exp_avg_sq[lo:hi], *k, amsgrad)
+
+
+_adam_scalars = _adam_constants  # the name fastgd.engine.rules imports

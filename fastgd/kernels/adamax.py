@@ -20,6 +20,14 @@ def _adamax_loop(params, grad, exp_avg, exp_inf, weight_decay,
         params[i] = params[i] - clr * (m / u)
 
 
+@jit
+def _adamax_constants(params, step, lr, beta1, beta2, eps, weight_decay):
+    """The scalar arguments of :func:`_adamax_loop` for step ``step``."""
+    return (cast_like(weight_decay, params), cast_like(1.0 - beta1, params),
+            cast_like(beta2, params), cast_like(eps, params),
+            cast_like(lr / (1.0 - beta1 ** step), params))
+
+
 @jit_parallel
 def adamax_step(params, grad, exp_avg, exp_inf, step, lr=2e-3, beta1=0.9,
                 beta2=0.999, eps=1e-8, weight_decay=0.0):
@@ -35,16 +43,11 @@ def adamax_step(params, grad, exp_avg, exp_inf, step, lr=2e-3, beta1=0.9,
     The paper has no eps; PyTorch adds it to |g_t| so u_t never is 0.
     """
     n = params.size
-    wd = cast_like(weight_decay, params)
-    omb1 = cast_like(1.0 - beta1, params)
-    b2 = cast_like(beta2, params)
-    eps_ = cast_like(eps, params)
-    clr = cast_like(lr / (1.0 - beta1 ** step), params)
+    k = _adamax_constants(params, step, lr, beta1, beta2, eps, weight_decay)
     if n <= PARALLEL_THRESHOLD:
-        _adamax_loop(params, grad, exp_avg, exp_inf, wd, omb1, b2, eps_, clr)
+        _adamax_loop(params, grad, exp_avg, exp_inf, *k)
     else:
         for c in prange(n_chunks(n)):
             lo = c * CHUNK
             hi = min(n, lo + CHUNK)
-            _adamax_loop(params[lo:hi], grad[lo:hi], exp_avg[lo:hi], exp_inf[lo:hi], wd,
-                         omb1, b2, eps_, clr)
+            _adamax_loop(params[lo:hi], grad[lo:hi], exp_avg[lo:hi], exp_inf[lo:hi], *k)

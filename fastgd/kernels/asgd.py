@@ -29,6 +29,13 @@ def asgd_schedule(step, lr, lambd, alpha, t0):
     return eta, mu
 
 
+@jit
+def _asgd_constants(params, eta, mu, lambd, weight_decay):
+    """The scalar arguments of :func:`_asgd_loop` for a step with rate eta and weight mu."""
+    return (cast_like(1.0 - lambd * eta, params), cast_like(eta, params), cast_like(mu, params),
+            cast_like(weight_decay, params))
+
+
 @jit_parallel
 def asgd_step(params, grad, ax, eta, mu, lambd=1e-4, weight_decay=0.0):
     r"""One averaged-SGD step (Polyak & Juditsky, 1992; Bottou, 2012), in place.
@@ -46,14 +53,11 @@ def asgd_step(params, grad, ax, eta, mu, lambd=1e-4, weight_decay=0.0):
     after step t0): use it, not ``params``, as the final estimate.
     """
     n = params.size
-    shrink = cast_like(1.0 - lambd * eta, params)
-    eta_ = cast_like(eta, params)
-    mu_ = cast_like(mu, params)
-    wd = cast_like(weight_decay, params)
+    k = _asgd_constants(params, eta, mu, lambd, weight_decay)
     if n <= PARALLEL_THRESHOLD:
-        _asgd_loop(params, grad, ax, shrink, eta_, mu_, wd)
+        _asgd_loop(params, grad, ax, *k)
     else:
         for c in prange(n_chunks(n)):
             lo = c * CHUNK
             hi = min(n, lo + CHUNK)
-            _asgd_loop(params[lo:hi], grad[lo:hi], ax[lo:hi], shrink, eta_, mu_, wd)
+            _asgd_loop(params[lo:hi], grad[lo:hi], ax[lo:hi], *k)

@@ -26,6 +26,20 @@ def nadam_momentum(step, beta1, momentum_decay):
     return beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
 
 
+@jit
+def _nadam_constants(params, step, mu_product, lr, beta1, beta2, eps, weight_decay,
+                     momentum_decay, decoupled_weight_decay):
+    """(new mu_product, the scalar arguments of :func:`_nadam_loop`) for step ``step``."""
+    mu = nadam_momentum(step, beta1, momentum_decay)
+    mu_next = nadam_momentum(step + 1, beta1, momentum_decay)
+    prod = mu_product * mu
+    decay, wd = decay_constants(params, lr, weight_decay, decoupled_weight_decay)
+    return prod, (decay, wd, cast_like(1.0 - beta1, params), cast_like(beta2, params),
+                  cast_like(1.0 - beta2, params), cast_like(1.0 - beta2 ** step, params),
+                  cast_like(eps, params), cast_like(lr * (1.0 - mu) / (1.0 - prod), params),
+                  cast_like(lr * mu_next / (1.0 - prod * mu_next), params))
+
+
 @jit_parallel
 def nadam_step(params, grad, exp_avg, exp_avg_sq, step, mu_product, lr=2e-3,
                beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
@@ -48,24 +62,13 @@ def nadam_step(params, grad, exp_avg, exp_avg_sq, step, mu_product, lr=2e-3,
     the next step.
     """
     n = params.size
-    mu = nadam_momentum(step, beta1, momentum_decay)
-    mu_next = nadam_momentum(step + 1, beta1, momentum_decay)
-    prod = mu_product * mu
-    coef_grad = cast_like(lr * (1.0 - mu) / (1.0 - prod), params)
-    coef_avg = cast_like(lr * mu_next / (1.0 - prod * mu_next), params)
-    decay, wd = decay_constants(params, lr, weight_decay, decoupled_weight_decay)
-    omb1 = cast_like(1.0 - beta1, params)
-    b2 = cast_like(beta2, params)
-    omb2 = cast_like(1.0 - beta2, params)
-    bc2 = cast_like(1.0 - beta2 ** step, params)
-    eps_ = cast_like(eps, params)
+    prod, k = _nadam_constants(params, step, mu_product, lr, beta1, beta2, eps, weight_decay,
+                               momentum_decay, decoupled_weight_decay)
     if n <= PARALLEL_THRESHOLD:
-        _nadam_loop(params, grad, exp_avg, exp_avg_sq, decay, wd, omb1, b2, omb2, bc2,
-                    eps_, coef_grad, coef_avg)
+        _nadam_loop(params, grad, exp_avg, exp_avg_sq, *k)
     else:
         for c in prange(n_chunks(n)):
             lo = c * CHUNK
             hi = min(n, lo + CHUNK)
-            _nadam_loop(params[lo:hi], grad[lo:hi], exp_avg[lo:hi], exp_avg_sq[lo:hi],
-                        decay, wd, omb1, b2, omb2, bc2, eps_, coef_grad, coef_avg)
+            _nadam_loop(params[lo:hi], grad[lo:hi], exp_avg[lo:hi], exp_avg_sq[lo:hi], *k)
     return prod

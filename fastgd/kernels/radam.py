@@ -41,6 +41,17 @@ def radam_rectification(step, beta2):
     return rho_t, rect
 
 
+@jit
+def _radam_constants(params, step, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay):
+    """The scalar arguments of :func:`_radam_loop` for step ``step``."""
+    rho_t, rect = radam_rectification(step, beta2)
+    decay, wd = decay_constants(params, lr, weight_decay, decoupled_weight_decay)
+    return (decay, wd, cast_like(1.0 - beta1, params), cast_like(beta2, params),
+            cast_like(1.0 - beta2, params), cast_like(1.0 - beta1 ** step, params),
+            cast_like(lr, params), rho_t > 5.0,
+            cast_like(math.sqrt(1.0 - beta2 ** step) * rect, params), cast_like(eps, params))
+
+
 @jit_parallel
 def radam_step(params, grad, exp_avg, exp_avg_sq, step, lr=1e-3, beta1=0.9,
                beta2=0.999, eps=1e-8, weight_decay=0.0, decoupled_weight_decay=False):
@@ -63,22 +74,11 @@ def radam_step(params, grad, exp_avg, exp_avg_sq, step, lr=1e-3, beta1=0.9,
     Like PyTorch, eps is added to sqrt(v_t) before the bias correction.
     """
     n = params.size
-    rho_t, rect = radam_rectification(step, beta2)
-    adaptive = rho_t > 5.0
-    decay, wd = decay_constants(params, lr, weight_decay, decoupled_weight_decay)
-    omb1 = cast_like(1.0 - beta1, params)
-    b2 = cast_like(beta2, params)
-    omb2 = cast_like(1.0 - beta2, params)
-    bc1 = cast_like(1.0 - beta1 ** step, params)
-    lr_ = cast_like(lr, params)
-    sbr = cast_like(math.sqrt(1.0 - beta2 ** step) * rect, params)
-    eps_ = cast_like(eps, params)
+    k = _radam_constants(params, step, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay)
     if n <= PARALLEL_THRESHOLD:
-        _radam_loop(params, grad, exp_avg, exp_avg_sq, decay, wd, omb1, b2, omb2, bc1,
-                    lr_, adaptive, sbr, eps_)
+        _radam_loop(params, grad, exp_avg, exp_avg_sq, *k)
     else:
         for c in prange(n_chunks(n)):
             lo = c * CHUNK
             hi = min(n, lo + CHUNK)
-            _radam_loop(params[lo:hi], grad[lo:hi], exp_avg[lo:hi], exp_avg_sq[lo:hi],
-                        decay, wd, omb1, b2, omb2, bc1, lr_, adaptive, sbr, eps_)
+            _radam_loop(params[lo:hi], grad[lo:hi], exp_avg[lo:hi], exp_avg_sq[lo:hi], *k)

@@ -29,6 +29,14 @@ def _rmsprop_loop(params, grad, square_avg, grad_avg, momentum_buffer,
             params[i] = params[i] - lr * (g / avg)
 
 
+@jit
+def _rmsprop_constants(params, lr, alpha, eps, weight_decay, momentum, centered):
+    """The scalar arguments of :func:`_rmsprop_loop`, in the params' dtype."""
+    return (cast_like(lr, params), cast_like(alpha, params), cast_like(1.0 - alpha, params),
+            cast_like(eps, params), cast_like(weight_decay, params), cast_like(momentum, params),
+            centered)
+
+
 @jit_parallel
 def rmsprop_step(params, grad, square_avg, grad_avg, momentum_buffer, step, lr,
                  alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
@@ -51,18 +59,12 @@ def rmsprop_step(params, grad, square_avg, grad_avg, momentum_buffer, step, lr,
     for a uniform kernel signature.
     """
     n = params.size
-    lr_ = cast_like(lr, params)
-    a = cast_like(alpha, params)
-    oma = cast_like(1.0 - alpha, params)
-    eps_ = cast_like(eps, params)
-    wd = cast_like(weight_decay, params)
-    mu = cast_like(momentum, params)
+    k = _rmsprop_constants(params, lr, alpha, eps, weight_decay, momentum, centered)
     if n <= PARALLEL_THRESHOLD:
-        _rmsprop_loop(params, grad, square_avg, grad_avg, momentum_buffer,
-                      lr_, a, oma, eps_, wd, mu, centered)
+        _rmsprop_loop(params, grad, square_avg, grad_avg, momentum_buffer, *k)
     else:
         for c in prange(n_chunks(n)):
             lo = c * CHUNK
             hi = min(n, lo + CHUNK)
             _rmsprop_loop(params[lo:hi], grad[lo:hi], square_avg[lo:hi], grad_avg[lo:hi],
-                          momentum_buffer[lo:hi], lr_, a, oma, eps_, wd, mu, centered)
+                          momentum_buffer[lo:hi], *k)

@@ -25,6 +25,13 @@ def _sgd_loop(params, grad, momentum_buffer, first,
         params[i] = params[i] - lr * d
 
 
+@jit
+def _sgd_constants(params, step, lr, momentum, dampening, nesterov, weight_decay):
+    """The scalar arguments of :func:`_sgd_loop` for step ``step``, in the params' dtype."""
+    return (step <= 1, cast_like(lr, params), cast_like(momentum, params),
+            cast_like(1.0 - dampening, params), nesterov, cast_like(weight_decay, params))
+
+
 @jit_parallel
 def sgd_step(params, grad, momentum_buffer, step, lr, momentum=0.0,
              dampening=0.0, nesterov=False, weight_decay=0.0):
@@ -53,16 +60,11 @@ def sgd_step(params, grad, momentum_buffer, step, lr, momentum=0.0,
     nesterov : bool.
     """
     n = params.size
-    first = step <= 1
-    lr_ = cast_like(lr, params)
-    mu = cast_like(momentum, params)
-    tau = cast_like(1.0 - dampening, params)
-    wd = cast_like(weight_decay, params)
+    k = _sgd_constants(params, step, lr, momentum, dampening, nesterov, weight_decay)
     if n <= PARALLEL_THRESHOLD:
-        _sgd_loop(params, grad, momentum_buffer, first, lr_, mu, tau, nesterov, wd)
+        _sgd_loop(params, grad, momentum_buffer, *k)
     else:
         for c in prange(n_chunks(n)):
             lo = c * CHUNK
             hi = min(n, lo + CHUNK)
-            _sgd_loop(params[lo:hi], grad[lo:hi], momentum_buffer[lo:hi], first, lr_, mu,
-                      tau, nesterov, wd)
+            _sgd_loop(params[lo:hi], grad[lo:hi], momentum_buffer[lo:hi], *k)
