@@ -131,9 +131,17 @@ _CACHE = {}
 
 
 def make_epoch(rows, penalty):
-    """The fused epoch loop for the objective (rows, penalty), built once and cached on disk."""
+    """The fused epoch loop for the objective (rows, penalty), built once and cached on disk.
+
+    An objective whose rows cost much more than :func:`work_per_row` assumes
+    (an MLP: forward, backward, and a whole-gradient merge per part) carries
+    its own jitted estimate as ``rows.work_per_row``; it sets the size of the
+    parts and when they run in parallel.
+    """
     key = (id(rows), id(penalty))
     if key not in _CACHE:
+        own = getattr(rows, "work_per_row", None)
+        extra = {} if own is None else {"work_per_row": own}
         _CACHE[key] = (rows, penalty, specialize(_epoch, parallel=True, part=part_function(rows),
-                                                 penalty=penalty))
+                                                 penalty=penalty, **extra))
     return _CACHE[key][2]
