@@ -6,7 +6,8 @@ The package is laid out by what each part is:
 * :mod:`fastgd.optim` -- optimizer objects (``fastgd.Adam`` ...) around them;
 * :mod:`fastgd.schedules` -- learning rates as functions of the step;
 * :mod:`fastgd.gradients` -- numerical gradients and gradient checks;
-* :mod:`fastgd.minimizer` -- ``fastgd.minimize``, scipy-style minimisation.
+* :mod:`fastgd.minimizer` -- ``fastgd.minimize``, scipy-style minimisation;
+* :mod:`fastgd.nn` -- multi-layer perceptrons (``fastgd.MLPClassifier`` ...).
 
 ``import fastgd`` is cheap: it imports neither numba nor any submodule, and
 compiles nothing. Names are loaded the first time they are used.
@@ -23,6 +24,7 @@ _LAZY = {
         "ASGD", "OPTIMIZERS")},
     **{name: "fastgd.models" for name in
        ("LinearRegression", "LogisticRegression", "LinearSVC", "GDEstimator")},
+    **{name: "fastgd.nn" for name in ("MLPClassifier", "MLPRegressor")},
     "DivergenceError": "fastgd.engine",
     "numerical_gradient": "fastgd.gradients",
     "check_grad": "fastgd.gradients",
@@ -30,7 +32,7 @@ _LAZY = {
     "OptimizeResult": "fastgd.minimizer",
 }
 _SUBMODULES = {"kernels", "optim", "schedules", "losses", "engine", "models", "gradients",
-               "minimizer"}
+               "minimizer", "nn"}
 
 __all__ = sorted([*_LAZY, *_SUBMODULES])
 
