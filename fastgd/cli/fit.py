@@ -1,0 +1,292 @@
+"""``fastgd fit`` and ``fastgd predict``: train on a file, save the model, predict with it.
+
+``fit`` reads a CSV (target column by name) or a ``.npy`` array (target
+column by index; memory-mapped), trains one of fastgd's estimators with a
+line of progress per epoch, prints the final training metrics, and saves the
+model (see :mod:`fastgd.cli.modelfile` for the format). ``predict`` loads it,
+reads the same kind of file (the target column may be there or not) and
+writes one prediction per row.
+
+Problems with the input (files, columns, values, a diverging fit) raise
+:class:`CLIError`; ``fastgd``'s ``main`` prints its one-line message and
+exits with status 1.
+"""
+
+import os
+import sys
+import time
+import warnings
+
+import numpy as np
+
+from .data import DataError, read_table
+from .modelfile import ModelFileError, load_model, read_metadata, save_model
+
+MODELS = ("logistic", "linear", "svm", "mlp", "mlp-classifier", "mlp-regressor")
+_LINEAR = {"logistic": "LogisticRegression", "linear": "LinearRegression", "svm": "LinearSVC"}
+
+
+class CLIError(Exception):
+    """A problem to report in one line (no traceback), then exit with status 1."""
+
+
+#: a fit whose epoch loss exceeds this multiple of the first epoch's is stopped as diverging
+#: (the rule of fastgd.minimize; the estimators themselves stop only at NaN or inf)
+GROWTH_LIMIT = 1e6
+
+
+class _Diverging(Exception):
+    pass
+
+
+def one_line(text):
+    """``text`` on one line (newlines become '; ')."""
+    return "; ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+# -- choosing the estimator -----------------------------------------------------------------------------
+
+def _is_classification_target(y):
+    """Text labels, or integers with few distinct values."""
+    if y.dtype.kind in "USO":
+        return True
+    if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+        return False
+    return np.unique(y).size <= max(2, min(50, y.size // 10))
+
+
+def estimator_class(model, y):
+    """The fastgd class for ``--model``, and whether it is a classifier."""
+    import fastgd
+
+    if model in _LINEAR:
+        return getattr(fastgd, _LINEAR[model]), model != "linear"
+    if model == "mlp":
+        model = "mlp-classifier" if _is_classification_target(y) else "mlp-regressor"
+    name = "MLPClassifier" if model == "mlp-classifier" else "MLPRegressor"
+    if not hasattr(fastgd, name):
+        raise CLIError(f"--model {model}: this fastgd has no {name} yet (fastgd.{name} is "
+                       f"missing); use --model logistic, linear or svm")
+    return getattr(fastgd, name), name == "MLPClassifier"
+
+
+def _hidden_sizes(text):
+    try:
+        sizes = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise CLIError(f"--hidden must be layer widths separated by commas, like 64,32; "
+                       f"got {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise CLIError(f"--hidden must be positive layer widths, got {text!r}")
+    return sizes
+
+
+def build_estimator(args, cls, n_rows):
+    """The estimator with the command line's settings."""
+    batch = args.batch_size
+    if isinstance(batch, int):
+        batch = min(batch, n_rows)
+    params = dict(optimizer=args.optimizer, lr=args.lr, batch_size=batch, max_epochs=args.epochs,
+                  tol=args.tol, random_state=args.seed, alpha=args.alpha)
+    if args.hidden is not None:
+        if not cls.__name__.startswith("MLP"):
+            raise CLIError("--hidden applies to --model mlp only")
+        params["hidden_layer_sizes"] = _hidden_sizes(args.hidden)
+    accepted = cls().get_params()
+    unknown = [k for k in params if k not in accepted]
+    for k in unknown:
+        if k == "hidden_layer_sizes":
+            raise CLIError(f"--hidden: {cls.__name__} has no hidden_layer_sizes parameter")
+        params.pop(k)
+    return cls(**params)
+
+
+# -- fit ------------------------------------------------------------------------------------------------
+
+def default_model_path(data, model):
+    """``<data stem>.<model>.npz`` in the current directory."""
+    stem = os.path.splitext(os.path.basename(data))[0]
+    return f"{stem}.{model}.npz"
+
+
+def run_fit(args, out=print):
+    """``fastgd fit``: returns the fitted estimator (after saving it)."""
+    dtype = None if args.dtype == "auto" else np.dtype(args.dtype)
+    t0 = time.perf_counter()
+    try:
+        table = read_table(args.data, target=args.target, dtype=dtype)
+    except DataError as exc:
+        raise CLIError(str(exc)) from None
+    kind = "memory-mapped " if isinstance(table.X, np.memmap) or _is_mapped(table.X) else ""
+    out(f"Read {table.X.shape[0]:,} rows x {table.X.shape[1]} features ({kind}{table.X.dtype}) "
+        f"from {args.data} in {time.perf_counter() - t0:.2f} s; target {table.target!r}")
+    if table.note:
+        out(f"Note: {table.note}")
+    cls, classifier = estimator_class(args.model, table.y)
+    y = table.y
+    if not classifier and y.dtype.kind in "US":
+        bad = str(next(v for v in y if not _float_or_none(v)))
+        raise CLIError(f"{args.data}: the target {table.target!r} holds text ({bad!r}); "
+                       f"--model {args.model} needs numbers (a classifier takes labels)")
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+        raise CLIError(f"{args.data}: the target {table.target!r} contains NaN or infinity")
+    if classifier and y.dtype.kind == "f" and np.all(y == np.round(y)):
+        y = y.astype(np.int64)                   # labels 0/1, not 0.0/1.0
+    est = build_estimator(args, cls, table.X.shape[0])
+    batch = "all rows (batch GD)" if est.batch_size is None else f"batch size {est.batch_size}"
+    out(f"Fitting {cls.__name__}: optimizer {est.optimizer}, lr {est.lr}, {batch}, up to "
+        f"{est.max_epochs} epochs (the first fit of a process loads or compiles the kernels)")
+
+    width = len(str(est.max_epochs))
+    first = []
+
+    def progress(info):
+        out(f"  epoch {info.epoch:>{width}}/{est.max_epochs}  loss {info.loss:<12.6g} "
+            f"{info.samples_per_second:>12,.0f} samples/s  {info.seconds * 1e3:8.1f} ms")
+        first.append(info.loss)
+        if info.loss > GROWTH_LIMIT * max(first[0], 1e-12):
+            raise _Diverging(f"training diverged: the loss grew from {first[0]:.4g} (epoch 1) to "
+                             f"{info.loss:.4g} (epoch {info.epoch})")
+
+    est.set_params(callback=progress)
+    t1 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            est.fit(table.X, y)
+        except _Diverging as exc:
+            raise CLIError(f"{exc}; try a smaller --lr (now {args.lr:g}) or scale the "
+                           f"features") from None
+        except Exception as exc:                  # a diverging fit, bad values, one class, ...
+            if isinstance(exc, (ValueError, TypeError, ArithmeticError)):
+                raise CLIError(one_line(exc)) from None
+            raise
+    seconds = time.perf_counter() - t1
+    est.set_params(callback=None)
+    for w in caught:
+        msg = one_line(w.message)
+        if "maximum number of epochs" in msg:
+            msg = (f"stopped after --epochs {est.max_epochs} before the loss settled "
+                   f"(raise --epochs, or --tol)")
+        out(f"Note: {msg}")
+    out(f"Done: {est.n_iter_} epochs in {seconds:.2f} s")
+    out(f"  loss      {est.loss_curve_[-1]:.6g}   (training objective, mean over the last epoch)")
+    score = est.score(table.X, y)
+    out(f"  {'accuracy' if classifier else 'R^2':<9} {score:.6g}   (on the {table.X.shape[0]:,} "
+        f"training rows)")
+    path = args.out or default_model_path(args.data, args.model)
+    meta = {"kind": table.kind, "features": table.feature_names, "target": _plain(table.target),
+            "n_columns": table.n_columns, "classifier": classifier}
+    try:
+        save_model(est, path, metadata=meta)
+    except OSError as exc:
+        raise CLIError(f"cannot write the model to {path}: {exc.strerror or exc}") from None
+    out(f"Saved the model to {path}  (fastgd predict {path} DATA; in Python: "
+        f"fastgd.cli.load_model({path!r}))")
+    return est
+
+
+def _float_or_none(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_mapped(X):
+    base = X
+    while base is not None:
+        if isinstance(base, np.memmap):
+            return True
+        base = getattr(base, "base", None)
+    return False
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+# -- predict ------------------------------------------------------------------------------------------
+
+def run_predict(args, out=print):
+    """``fastgd predict``: returns the predictions (and writes them)."""
+    try:
+        model = load_model(args.model)
+        meta = read_metadata(args.model)
+    except ModelFileError as exc:
+        raise CLIError(str(exc)) from None
+    except OSError as exc:
+        raise CLIError(f"{args.model}: {exc.strerror or exc}") from None
+    kind = meta.get("kind")
+    try:
+        if kind == "csv" and os.path.splitext(args.data)[1].lower() != ".npy":
+            table = read_table(args.data, features=meta["features"])
+        else:
+            target = meta.get("target") if kind == "npy" else None
+            table = read_table(args.data, target=None if target is None else str(target),
+                               n_features=model.n_features_in_,
+                               features=meta.get("features") if kind == "csv" else None)
+    except DataError as exc:
+        raise CLIError(str(exc)) from None
+    if table.X.shape[1] != model.n_features_in_:
+        raise CLIError(f"{args.data}: {table.X.shape[1]} feature columns, but the model was "
+                       f"trained on {model.n_features_in_}")
+    try:
+        if args.proba:
+            if not hasattr(model, "predict_proba"):
+                raise CLIError(f"--proba: {type(model).__name__} gives no probabilities")
+            values = model.predict_proba(table.X)
+            header = [f"P({c})" for c in model.classes_]
+        else:
+            values = model.predict(table.X)
+            header = [str(meta.get("target") if kind == "csv" else "prediction")]
+    except ValueError as exc:
+        raise CLIError(f"{args.data}: {one_line(exc)}") from None
+    write_predictions(values, header, args.out)
+    if args.out:
+        out(f"Wrote {len(values):,} predictions to {args.out}", file=sys.stderr)
+    return values
+
+
+def write_predictions(values, header, path):
+    """CSV to ``path`` (or stdout when None), or a .npy array when ``path`` ends in .npy."""
+    values = np.asarray(values)
+    if path is not None and path.lower().endswith(".npy"):
+        try:
+            np.save(path, values if values.dtype != object else values.astype(str))
+        except OSError as exc:
+            raise CLIError(f"cannot write {path}: {exc.strerror or exc}") from None
+        return
+    rows = values.reshape(len(values), -1)
+    fh = sys.stdout if path is None else None
+    try:
+        if fh is None:
+            fh = open(path, "w", newline="")
+        fh.write(",".join(header) + "\n")
+        fmt = _formatter(rows.dtype)
+        for row in rows:
+            fh.write(",".join(fmt(v) for v in row) + "\n")
+        fh.flush()
+    except BrokenPipeError:
+        if path is not None:
+            raise CLIError(f"cannot write {path}: broken pipe") from None
+        # the reader went away (``fastgd predict ... | head``): stop quietly, as Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError as exc:
+        raise CLIError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        if path is not None and fh is not None:
+            fh.close()
+
+
+def _formatter(dtype):
+    if dtype.kind == "f":
+        return lambda v: repr(float(v))
+    if dtype.kind in "iub":
+        return lambda v: str(int(v))
+    return str
+
+
+__all__ = ["run_fit", "run_predict", "CLIError", "MODELS", "estimator_class", "write_predictions"]
