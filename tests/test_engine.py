@@ -14,7 +14,7 @@ import fastgd
 from fastgd import schedules
 from fastgd.engine import DivergenceError, Trainer, _threads
 from fastgd.engine.data import row_order
-from fastgd.losses import hyper_array, logistic_rows, softmax_rows, squared_error_rows
+from fastgd.losses import hyper_array, linear_rows, softmax_rows
 
 from .reference import REFERENCES
 from .reference_engine import ref_epoch
@@ -39,8 +39,8 @@ def _run_both(case, dtype, batch_size, shuffle="none", epochs=2, lr=None, sw=Non
         kwargs["lr"] = lr
     w = np.zeros(d + 1, dtype=dtype)
     opt = case.cls(w, **kwargs)
-    hyper = hyper_array(0.01, 0.0, 1)
-    trainer = Trainer(logistic_rows, hyper, opt, batch_size, shuffle, np.random.default_rng(7))
+    hyper = hyper_array(0.01, 0.0, 1, loss="logistic")
+    trainer = Trainer(linear_rows, hyper, opt, batch_size, shuffle, np.random.default_rng(7))
     sw_arr = NO_WEIGHTS[dtype] if sw is None else sw.astype(dtype)
     losses = [trainer.run_epoch(X, y, sw_arr).loss for _ in range(epochs)]
     # the reference: same orders, NumPy losses, reference.py's update rules
@@ -92,8 +92,8 @@ def test_engine_matches_optimizer_step_bit_for_bit():
     for case in CASES:
         w1 = np.zeros(7)
         opt1 = case.cls(w1, **case.kwargs, clip_norm=0.5, clip_value=0.2, skip_nonfinite=True)
-        Trainer(logistic_rows, hyper_array(0.01, 0, 1), opt1, 10, "none").run_epoch(
-            X, y, NO_WEIGHTS[np.float64])
+        hyper = hyper_array(0.01, 0, 1, loss="logistic")
+        Trainer(linear_rows, hyper, opt1, 10, "none").run_epoch(X, y, NO_WEIGHTS[np.float64])
         w2 = np.zeros(7)
         opt2 = case.cls(w2, **case.kwargs, clip_norm=0.5, clip_value=0.2, skip_nonfinite=True)
         for a in range(0, X.shape[0], 10):
@@ -121,10 +121,11 @@ def test_sample_weights_inside_the_loop():
     np.testing.assert_allclose(w, ref_w, **TOL[np.float64])
 
 
-def _fit_trainer(X, y, batch, shuffle, seed=5, epochs=2, rows=squared_error_rows, block_bytes=None):
+def _fit_trainer(X, y, batch, shuffle, seed=5, epochs=2, rows=linear_rows, block_bytes=None):
     w = np.zeros((X.shape[1] + 1) * (3 if rows is softmax_rows else 1), dtype=X.dtype)
     kw = {} if block_bytes is None else dict(block_bytes=block_bytes)
-    hyper = hyper_array(1e-3, 1e-4, 3 if rows is softmax_rows else 1, 3.0)
+    hyper = hyper_array(1e-3, 1e-4, 3 if rows is softmax_rows else 1, 3.0,
+                        "softmax" if rows is softmax_rows else "squared_error")
     tr = Trainer(rows, hyper, fastgd.Adam(w, lr=0.01), batch, shuffle, np.random.default_rng(seed),
                  **kw)
     for _ in range(epochs):
@@ -150,7 +151,8 @@ def test_memmap_readonly_and_fortran_inputs_give_the_same_bits(tmp_path, batch, 
     for name, src in sources.items():
         before = np.array(src)
         got = _fit_trainer(src, y, batch, shuffle, block_bytes=block)
-        assert np.array_equal(got, want) or (batch is None and np.allclose(got, want, rtol=1e-6)), name
+        same = np.array_equal(got, want) or (batch is None and np.allclose(got, want, rtol=1e-6))
+        assert same, name
         assert np.array_equal(np.array(src), before), f"{name} was modified"
 
 
@@ -163,7 +165,7 @@ def test_same_seed_same_bits_other_seed_other_bits():
     assert not np.array_equal(a, c)
 
 
-@pytest.mark.parametrize("rows", [squared_error_rows, softmax_rows], ids=["squared", "softmax"])
+@pytest.mark.parametrize("rows", [linear_rows, softmax_rows], ids=["squared", "softmax"])
 def test_bits_do_not_depend_on_the_number_of_threads(rows):
     # batches large enough for the parallel path over rows
     import numba
@@ -189,7 +191,8 @@ def test_large_parameter_vectors_take_the_parallel_update():
     y = np.array([0, 1, 2, 0, 1, 2, 0, 1], dtype=np.float32)
     w = np.zeros(k * (d + 1), np.float32)
     opt = fastgd.Adam(w, lr=0.01)
-    Trainer(softmax_rows, hyper_array(0, 0, k, k), opt, 4, "none").run_epoch(X, y, NO_WEIGHTS[np.float32])
+    hyper = hyper_array(0, 0, k, k, "softmax")
+    Trainer(softmax_rows, hyper, opt, 4, "none").run_epoch(X, y, NO_WEIGHTS[np.float32])
     w2 = np.zeros_like(w)
     opt2 = fastgd.Adam(w2, lr=0.01)
     for a in (0, 4):
@@ -203,7 +206,7 @@ def test_divergence_restores_the_epoch_start():
     X[:, 0] *= 1e6
     w = np.zeros(X.shape[1] + 1)
     opt = fastgd.SGD(w, lr=10.0)
-    tr = Trainer(squared_error_rows, hyper_array(0, 0, 1), opt, 4, "none")
+    tr = Trainer(linear_rows, hyper_array(0, 0, 1), opt, 4, "none")
     with pytest.raises(DivergenceError, match="NaN or inf"):
         for _ in range(20):
             before = w.copy(), opt.step_count
@@ -216,7 +219,8 @@ def test_interrupted_epoch_is_undone(monkeypatch):
     X, y = _data(n=300, dtype=np.float32)
     w = np.zeros(X.shape[1] + 1, np.float32)
     opt = fastgd.Adam(w, lr=0.01)
-    tr = Trainer(logistic_rows, hyper_array(0, 0, 1), opt, 4, "blocks", block_bytes=40 * 7 * 4)
+    tr = Trainer(linear_rows, hyper_array(0, 0, 1, loss="logistic"), opt, 4, "blocks",
+                 block_bytes=40 * 7 * 4)
     tr.run_epoch(X, y, NO_WEIGHTS[np.float32])
     snap = w.copy(), {k: v.copy() for k, v in opt.state.items()}, opt.step_count
     calls = []
@@ -241,7 +245,7 @@ def test_second_run_with_same_dtypes_does_not_compile():
     _fit_trainer(X, y, 8, "full", epochs=1)
     from fastgd.engine.epoch import make_epoch
     from fastgd.losses import linear_penalty
-    epoch = make_epoch(squared_error_rows, linear_penalty)
+    epoch = make_epoch(linear_rows, linear_penalty)
     n_sigs = len(epoch.signatures)
     _fit_trainer(X, y, 16, "none", epochs=1)
     _fit_trainer(X[:50].copy(), y[:50].copy(), None, "full", epochs=1)

@@ -283,12 +283,13 @@ def test_two_threads_fit_at_once():
 
 def test_second_fit_does_not_compile():
     from fastgd.engine.epoch import make_epoch
-    from fastgd.losses import linear_penalty, logistic_rows
+    from fastgd.losses import linear_penalty, linear_rows
     X, y = _regression(n=200, dtype=np.float32)
     fastgd.LogisticRegression(max_epochs=2, random_state=0).fit(X, y > 2)
-    epoch = make_epoch(logistic_rows, linear_penalty)
+    epoch = make_epoch(linear_rows, linear_penalty)
     count = len(epoch.signatures)
-    fastgd.LogisticRegression(max_epochs=2, random_state=1, batch_size=None).fit(X[:100], y[:100] > 2)
+    fastgd.LogisticRegression(max_epochs=2, random_state=1, batch_size=None).fit(X[:100],
+                                                                              y[:100] > 2)
     assert len(epoch.signatures) == count
 
 

@@ -98,7 +98,8 @@ def test_logistic_is_stable_at_large_logits():
     X = np.array([[1.0], [1.0], [-1.0], [-1.0]])
     y = np.array([1.0, 0.0, 1.0, 0.0])
     for dtype in (np.float64, np.float32):
-        f, g = losses.logistic(np.array([1000.0, 0.0], dtype=dtype), X.astype(dtype), y.astype(dtype))
+        w = np.array([1000.0, 0.0], dtype=dtype)
+        f, g = losses.logistic(w, X.astype(dtype), y.astype(dtype))
         # rows: z=1000,y=1 -> 0; z=1000,y=0 -> 1000; z=-1000,y=1 -> 1000; z=-1000,y=0 -> 0
         assert np.isfinite(f) and np.isfinite(g).all()
         assert f == pytest.approx(500.0)

@@ -16,8 +16,8 @@ into what a jitted loop can take:
 One step is three serial pieces, so that a *parallel* loop (the fused epoch)
 can run the element-wise part over chunks itself: :func:`prepare_grad` (the
 non-finite guard and clipping), :func:`rule_constants` (the step's scalars,
-computed exactly as the kernels of :mod:`fastgd.kernels` compute them) and
-:func:`rule_loop` (the kernels' own serial loops, over whole arrays or views).
+from each kernel's own ``_<rule>_constants``) and :func:`rule_loop` (the
+kernels' own serial loops, over whole arrays or views).
 The parallel ``*_step`` kernels are not called: a parallel function called
 from cached jitted code crashes numba's cache (see :mod:`fastgd._numba`).
 :func:`update` chains the three serially. Together they match
@@ -28,21 +28,20 @@ Adding a rule is one row in ``RULES`` and one branch in each of
 dispatch per dtype.
 """
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .._numba import CHUNK, cast_like, jit, n_chunks
-from ..kernels.adagrad import _adagrad_loop
-from ..kernels.adam import _adam_loop, _adam_scalars
-from ..kernels.adamax import _adamax_loop
-from ..kernels.asgd import _asgd_loop, asgd_schedule
+from ..kernels.adagrad import _adagrad_constants, _adagrad_loop
+from ..kernels.adam import _adam_constants, _adam_loop
+from ..kernels.adamax import _adamax_constants, _adamax_loop
+from ..kernels.asgd import _asgd_constants, _asgd_loop, asgd_schedule
 from ..kernels.clip import _sum_of_squares_1
-from ..kernels.nadam import _nadam_loop, nadam_momentum
-from ..kernels.radam import _radam_loop, radam_rectification
-from ..kernels.rmsprop import _rmsprop_loop
-from ..kernels.sgd import _sgd_loop
+from ..kernels.nadam import _nadam_constants, _nadam_loop
+from ..kernels.radam import _radam_constants, _radam_loop
+from ..kernels.rmsprop import _rmsprop_constants, _rmsprop_loop
+from ..kernels.sgd import _sgd_constants, _sgd_loop
 from ..schedules import schedule_value
 
 SGD, ADAGRAD, RMSPROP, ADAM, ADAMW, ADAMAX, NADAM, RADAM, ASGD = range(9)
@@ -184,78 +183,47 @@ def prepare_grad(g, h):
 
 @jit
 def rule_constants(rule, w, t, lr, h, sc, kc):
-    """Fill ``kc`` with step t's constants (1-based t, rate lr); advance the scalar state."""
+    """Fill ``kc`` with step t's constants (1-based t, rate lr); advance the scalar state.
+
+    The constants come from each kernel's own ``_<rule>_constants`` function,
+    so the compiled dispatch and ``optimizer.step`` compute them identically.
+    """
     k = _COMMON
     if rule == SGD:
         first = h[3] != 0.0 or t <= 1
         h[3] = 0.0
-        kc[0] = 1.0 if first else 0.0
-        kc[1] = cast_like(lr, w)
-        kc[2] = cast_like(h[k], w)
-        kc[3] = cast_like(1.0 - h[k + 1], w)
-        kc[4] = h[k + 2]
-        kc[5] = cast_like(h[k + 3], w)
+        c = _sgd_constants(w, 1 if first else t, lr, h[k], h[k + 1], h[k + 2] != 0.0, h[k + 3])
+        kc[0] = 1.0 if c[0] else 0.0
+        kc[1], kc[2], kc[3] = c[1], c[2], c[3]
+        kc[4] = 1.0 if c[4] else 0.0
+        kc[5] = c[5]
     elif rule == ADAGRAD:
-        kc[0] = cast_like(lr / (1.0 + (t - 1) * h[k]), w)
-        kc[1] = cast_like(h[k + 2], w)
-        kc[2] = cast_like(h[k + 1], w)
+        kc[0], kc[1], kc[2] = _adagrad_constants(w, t, lr, h[k], h[k + 1], h[k + 2])
     elif rule == RMSPROP:
-        kc[0] = cast_like(lr, w)
-        kc[1] = cast_like(h[k], w)
-        kc[2] = cast_like(1.0 - h[k], w)
-        kc[3] = cast_like(h[k + 1], w)
-        kc[4] = cast_like(h[k + 2], w)
-        kc[5] = cast_like(h[k + 3], w)
-        kc[6] = h[k + 4]
+        c = _rmsprop_constants(w, lr, h[k], h[k + 1], h[k + 2], h[k + 3], h[k + 4] != 0.0)
+        kc[0], kc[1], kc[2], kc[3], kc[4], kc[5] = c[0], c[1], c[2], c[3], c[4], c[5]
+        kc[6] = 1.0 if c[6] else 0.0
     elif rule == ADAM or rule == ADAMW:
-        l2 = h[k + 3] if rule == ADAM else 0.0
-        decoupled = h[k + 3] if rule == ADAMW else 0.0
-        c = _adam_scalars(w, t, lr, h[k], h[k + 1], h[k + 2], l2, decoupled)
-        for i in range(8):
-            kc[i] = c[i]
+        wd = h[k + 3]
+        c = _adam_constants(w, t, lr, h[k], h[k + 1], h[k + 2], wd if rule == ADAM else 0.0,
+                            wd if rule == ADAMW else 0.0)
+        kc[0], kc[1], kc[2], kc[3], kc[4], kc[5], kc[6], kc[7] = c
         kc[8] = h[k + 4]
     elif rule == ADAMAX:
-        beta1 = h[k]
-        kc[0] = cast_like(h[k + 3], w)
-        kc[1] = cast_like(1.0 - beta1, w)
-        kc[2] = cast_like(h[k + 1], w)
-        kc[3] = cast_like(h[k + 2], w)
-        kc[4] = cast_like(lr / (1.0 - beta1 ** t), w)
+        kc[0], kc[1], kc[2], kc[3], kc[4] = _adamax_constants(w, t, lr, h[k], h[k + 1], h[k + 2],
+                                                              h[k + 3])
     elif rule == NADAM:
-        beta1, beta2, eps, wd, psi, decoupled = h[k], h[k + 1], h[k + 2], h[k + 3], h[k + 4], h[k + 5]
-        mu = nadam_momentum(t, beta1, psi)
-        mu_next = nadam_momentum(t + 1, beta1, psi)
-        prod = sc[0] * mu
-        sc[0] = prod
-        kc[0] = cast_like(1.0 - lr * wd, w) if decoupled != 0.0 else cast_like(1.0, w)
-        kc[1] = cast_like(0.0, w) if decoupled != 0.0 else cast_like(wd, w)
-        kc[2] = cast_like(1.0 - beta1, w)
-        kc[3] = cast_like(beta2, w)
-        kc[4] = cast_like(1.0 - beta2, w)
-        kc[5] = cast_like(1.0 - beta2 ** t, w)
-        kc[6] = cast_like(eps, w)
-        kc[7] = cast_like(lr * (1.0 - mu) / (1.0 - prod), w)
-        kc[8] = cast_like(lr * mu_next / (1.0 - prod * mu_next), w)
+        sc[0], c = _nadam_constants(w, t, sc[0], lr, h[k], h[k + 1], h[k + 2], h[k + 3], h[k + 4],
+                                    h[k + 5] != 0.0)
+        kc[0], kc[1], kc[2], kc[3], kc[4], kc[5], kc[6], kc[7], kc[8] = c
     elif rule == RADAM:
-        beta1, beta2, eps, wd, decoupled = h[k], h[k + 1], h[k + 2], h[k + 3], h[k + 4]
-        rho_t, rect = radam_rectification(t, beta2)
-        kc[0] = cast_like(1.0 - lr * wd, w) if decoupled != 0.0 else cast_like(1.0, w)
-        kc[1] = cast_like(0.0, w) if decoupled != 0.0 else cast_like(wd, w)
-        kc[2] = cast_like(1.0 - beta1, w)
-        kc[3] = cast_like(beta2, w)
-        kc[4] = cast_like(1.0 - beta2, w)
-        kc[5] = cast_like(1.0 - beta1 ** t, w)
-        kc[6] = cast_like(lr, w)
-        kc[7] = 1.0 if rho_t > 5.0 else 0.0
-        kc[8] = cast_like(math.sqrt(1.0 - beta2 ** t) * rect, w)
-        kc[9] = cast_like(eps, w)
+        c = _radam_constants(w, t, lr, h[k], h[k + 1], h[k + 2], h[k + 3], h[k + 4] != 0.0)
+        kc[0], kc[1], kc[2], kc[3], kc[4], kc[5], kc[6] = c[0], c[1], c[2], c[3], c[4], c[5], c[6]
+        kc[7] = 1.0 if c[7] else 0.0
+        kc[8], kc[9] = c[8], c[9]
     elif rule == ASGD:
         lambd, alpha, t0, wd = h[k], h[k + 1], h[k + 2], h[k + 3]
-        eta, mu = sc[0], sc[1]
-        kc[0] = cast_like(1.0 - lambd * eta, w)
-        kc[1] = cast_like(eta, w)
-        kc[2] = cast_like(mu, w)
-        kc[3] = cast_like(wd, w)
+        kc[0], kc[1], kc[2], kc[3] = _asgd_constants(w, sc[0], sc[1], lambd, wd)
         sc[0], sc[1] = asgd_schedule(t, lr, lambd, alpha, t0)
 
 

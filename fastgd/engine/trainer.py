@@ -108,7 +108,8 @@ class Trainer:
     def restore(self, snap):
         opt = self.optimizer
         np.copyto(opt.params, snap.params)
-        opt.state = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in snap.state.items()}
+        opt.state = {k: (v.copy() if isinstance(v, np.ndarray) else v)
+                     for k, v in snap.state.items()}
         opt.step_count = snap.step_count
         opt.n_skipped = snap.n_skipped
 
@@ -136,7 +137,8 @@ class Trainer:
 
     def _buffer(self, name, shape, dtype):
         buf = self._buffers.get(name)
-        if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != shape[1:] or buf.dtype != dtype:
+        if (buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != shape[1:]
+                or buf.dtype != dtype):
             buf = self._buffers[name] = np.empty(shape, dtype=dtype)
         return buf
 

@@ -3,9 +3,11 @@
 Each loss exists twice:
 
 * a jitted kernel, ``kernel(w, X, y, sw, hyper, grad) -> loss``, that trusts
-  its inputs (float32 or float64), parallel over rows; its serial pieces
-  ``*_rows`` and :func:`linear_penalty` are what :mod:`fastgd.engine` runs on
-  every mini-batch and what your own ``@numba.njit`` code may call;
+  its inputs (float32 or float64), parallel over rows: :data:`linear_kernel`
+  (squared error, Huber, logistic and hinge, chosen by ``hyper[4]``) and
+  :data:`softmax_kernel`; their serial pieces ``linear_rows``,
+  ``softmax_rows`` and :func:`linear_penalty` are what :mod:`fastgd.engine`
+  runs on every mini-batch and what your own ``@numba.njit`` code may call;
 * a validated Python function, ``loss, grad = fastgd.losses.logistic(w, X, y, ...)``,
   and :func:`make_objective` for ``fastgd.minimize(fun, w0, jac=True)``.
 
@@ -15,7 +17,7 @@ Every loss is
 
 with ``w`` = coefficients (W, k x d row-major) then the k intercepts. The
 per-row losses l, the parallel/deterministic row loop and the ``hyper``
-layout ``[alpha_2, alpha_1, n_intercepts, extra]`` are documented in
+layout ``[alpha_2, alpha_1, n_intercepts, extra, kind]`` are documented in
 :mod:`fastgd.losses._rows` and in each kernel's docstring.
 
 ==================  ===================================  =========  ==========
@@ -32,14 +34,11 @@ loss                l(y, z)                              y          extra
 from ._rows import linear_penalty, objective_kernel, row_partition
 from .api import (LOSSES, Loss, hinge, huber, hyper_array, logistic, make_objective, n_params,
                   softmax, squared_error)
-from .hinge import hinge_kernel, hinge_rows
-from .logistic import logistic_kernel, logistic_rows
+from .linear import linear_kernel, linear_rows
 from .softmax import softmax_kernel, softmax_rows
-from .squared import huber_kernel, huber_rows, squared_error_kernel, squared_error_rows
 
 __all__ = [
     "LOSSES", "Loss", "hinge", "huber", "hyper_array", "logistic", "make_objective", "n_params",
-    "softmax", "squared_error", "hinge_kernel", "logistic_kernel", "softmax_kernel",
-    "huber_kernel", "squared_error_kernel", "row_partition", "linear_penalty", "objective_kernel",
-    "hinge_rows", "logistic_rows", "softmax_rows", "huber_rows", "squared_error_rows",
+    "softmax", "squared_error", "linear_kernel", "linear_rows", "softmax_kernel", "softmax_rows",
+    "linear_penalty", "objective_kernel", "row_partition",
 ]

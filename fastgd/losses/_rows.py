@@ -21,8 +21,10 @@ An objective is two serial jitted functions:
 ``penalty(w, hyper, g) -> float``
     the penalty's value; adds its gradient to the float64 array ``g``.
 
-``hyper`` is a float64 array ``[alpha_2, alpha_1, n_intercepts, extra]``
-(``n_intercepts`` is 0 without intercepts, else the number of outputs).
+``hyper`` is a float64 array ``[alpha_2, alpha_1, n_intercepts, extra, kind]``
+(``n_intercepts`` is 0 without intercepts, else the number of outputs;
+``extra`` Huber's delta or the number of classes; ``kind`` the per-row loss
+of :func:`fastgd.losses.linear.linear_rows`).
 :func:`objective_kernel` turns the pair into a loss kernel
 ``kernel(w, X, y, sw, hyper, grad) -> loss``; :mod:`fastgd.engine` runs the
 same pair inside its fused epoch.
@@ -46,13 +48,13 @@ jitted code crashes numba's cache: see :mod:`fastgd._numba`).
 import numpy as np
 from numba import prange
 
-from .._numba import CHUNK, PARALLEL_THRESHOLD, cast_like, jit
+from .._numba import CHUNK, PARALLEL_THRESHOLD, jit
 from .._specialize import specialize
 
 MAX_PARTS = 64
 
-# hyper layout shared by every loss kernel
-L2, L1, N_INTERCEPTS, EXTRA = 0, 1, 2, 3
+# hyper layout shared by every loss kernel (KIND: which per-row loss, for linear_rows)
+L2, L1, N_INTERCEPTS, EXTRA, KIND = 0, 1, 2, 3, 4
 
 
 @jit
@@ -120,40 +122,14 @@ def linear_penalty(w, hyper, g):
     return value
 
 
-def _single_output_rows(w, X, y, sw, hyper, g):
-    # one output: z_i = x_i . w[:d] + b; pointwise(z, y, param) -> (loss, dloss/dz)
-    n, d = X.shape
-    fit_b = hyper[N_INTERCEPTS] != 0.0
-    b = np.float64(w[d]) if fit_b else 0.0
-    param = hyper[EXTRA]
-    weighted = sw.size > 0
-    zero = cast_like(0.0, X)
-    total = 0.0
-    for i in range(n):
-        x = X[i]
-        z = zero
-        for j in range(d):
-            z += x[j] * w[j]
-        loss, r = pointwise(np.float64(z) + b, np.float64(y[i]), param)  # noqa: F821 (bound)
-        if weighted:
-            s = np.float64(sw[i])
-            loss *= s
-            r *= s
-        total += loss
-        for j in range(d):
-            g[j] += r * x[j]
-        if fit_b:
-            g[d] += r
-    return total
-
-
 def _part(p, per, w, X, y, sw, hyper, acc, lsum):
     # part p of the rows (views, so the loops vectorise) into acc[p] and lsum[p]
     lo = p * per
     hi = min(X.shape[0], lo + per)
     row = acc[p]
     row[:] = 0.0
-    lsum[p] = rows(w, X[lo:hi], y[lo:hi], sw[lo:hi] if sw.size > 0 else sw, hyper, row)  # noqa: F821
+    s = sw[lo:hi] if sw.size > 0 else sw
+    lsum[p] = rows(w, X[lo:hi], y[lo:hi], s, hyper, row)  # noqa: F821 (bound by specialize)
 
 
 def _objective_kernel(w, X, y, sw, hyper, grad):
@@ -188,12 +164,3 @@ def objective_kernel(rows, penalty=linear_penalty):
     parallel leaf: do not call it from other jitted code of fastgd).
     """
     return specialize(_objective_kernel, parallel=True, part=part_function(rows), penalty=penalty)
-
-
-def single_output_rows(pointwise):
-    """The serial ``rows`` function of a one-output linear model with per-row loss ``pointwise``.
-
-    ``pointwise(z, y, param) -> (l, dl/dz)`` is a jitted float64 function;
-    ``param`` is ``hyper[3]`` (e.g. Huber's delta).
-    """
-    return specialize(_single_output_rows, pointwise=pointwise)

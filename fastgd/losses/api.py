@@ -1,20 +1,19 @@
-"""The validated Python API of the loss kernels: ``loss, grad = fastgd.losses.logistic(w, X, y)``."""
+"""The validated Python API of the loss kernels: ``loss, grad = losses.logistic(w, X, y)``."""
 
 from dataclasses import dataclass
 
 import numpy as np
 
 from .._validation import check_bool, check_flat_float_array, check_real, FLOAT_DTYPES
-from .hinge import hinge_kernel, hinge_rows
-from .logistic import logistic_kernel, logistic_rows
+from .linear import HINGE, HUBER, LOGISTIC, SQUARED, linear_kernel, linear_rows
 from .softmax import softmax_kernel, softmax_rows
-from .squared import huber_kernel, huber_rows, squared_error_kernel, squared_error_rows
 
 
 @dataclass(frozen=True)
 class Loss:
-    """One loss: its kernel, its serial ``rows`` function, and what its targets must be.
+    """One loss: its kernel, serial ``rows`` function, ``kind``, and what its targets must be.
 
+    ``kind`` goes in ``hyper[4]`` (the per-row loss of ``linear_rows``).
     ``targets``: "real" (any finite value), "unit" (in [0, 1]), "sign"
     (-1 or +1) or "class" (integers 0..K-1). ``multi``: the kernel has one
     output per class (K from ``hyper[3]``); otherwise one output.
@@ -23,26 +22,28 @@ class Loss:
     name: str
     kernel: object
     rows: object
+    kind: int
     targets: str
     multi: bool = False
 
 
 LOSSES = {loss.name: loss for loss in (
-    Loss("squared_error", squared_error_kernel, squared_error_rows, "real"),
-    Loss("huber", huber_kernel, huber_rows, "real"),
-    Loss("logistic", logistic_kernel, logistic_rows, "unit"),
-    Loss("hinge", hinge_kernel, hinge_rows, "sign"),
-    Loss("softmax", softmax_kernel, softmax_rows, "class", multi=True),
+    Loss("squared_error", linear_kernel, linear_rows, SQUARED, "real"),
+    Loss("huber", linear_kernel, linear_rows, HUBER, "real"),
+    Loss("logistic", linear_kernel, linear_rows, LOGISTIC, "unit"),
+    Loss("hinge", linear_kernel, linear_rows, HINGE, "sign"),
+    Loss("softmax", softmax_kernel, softmax_rows, 0, "class", multi=True),
 )}
 
 
-def hyper_array(l2=0.0, l1=0.0, n_intercepts=1, extra=0.0):
-    """The float64 ``hyper`` array every loss kernel takes: [l2, l1, n_intercepts, extra].
+def hyper_array(l2=0.0, l1=0.0, n_intercepts=1, extra=0.0, loss="squared_error"):
+    """The float64 ``hyper`` array every loss kernel takes: [l2, l1, n_intercepts, extra, kind].
 
     ``n_intercepts``: 0 without intercepts, else the number of outputs (1, or
-    K for softmax); ``extra``: Huber's delta, or K for softmax.
+    K for softmax); ``extra``: Huber's delta, or K for softmax; ``loss``: a
+    name of :data:`LOSSES` (sets ``kind``).
     """
-    return np.array([l2, l1, n_intercepts, extra], dtype=np.float64)
+    return np.array([l2, l1, n_intercepts, extra, LOSSES[loss].kind], dtype=np.float64)
 
 
 def n_params(n_features, n_outputs=1, fit_intercept=True):
@@ -108,7 +109,7 @@ def _prepare(name, w, X, y, sample_weight, l2, l1, fit_intercept, extra):
                          f"got {w.size}")
     _check_targets(loss, y, int(extra))
     n_out = int(extra) if loss.multi else 1
-    return loss, w, y, sw, hyper_array(l2, l1, n_out if fit_intercept else 0, extra)
+    return loss, w, y, sw, hyper_array(l2, l1, n_out if fit_intercept else 0, extra, name)
 
 
 def _evaluate(name, w, X, y, sample_weight, l2, l1, fit_intercept, out, extra=0.0):

@@ -6,9 +6,11 @@ divergence once. A model subclasses it and provides five hooks:
 
 ``_objective(n_outputs)``
     the objective's serial ``rows`` function (see :mod:`fastgd.losses._rows`)
-    and its extra ``hyper`` value (e.g. Huber's delta or the number of
-    classes); the penalty is ``self._penalty(w, hyper, g)`` (default
-    :func:`fastgd.losses.linear_penalty`: L2/L1 on all but the intercepts);
+    and the values that follow ``[alpha_2, alpha_1, n_intercepts]`` in its
+    ``hyper`` array (for the linear losses: Huber's delta or the number of
+    classes, and the loss kind); the penalty is ``self._penalty(w, hyper, g)``
+    (default :func:`fastgd.losses.linear_penalty`: L2/L1 on all but the
+    intercepts);
 ``_n_outputs()``
     outputs of the model once the targets are known (1, or K classes);
 ``_encode_targets(y, first)``
@@ -35,7 +37,6 @@ by blocks. The caller's arrays are never written to.
 
 import copy
 import numbers
-import time
 import warnings
 from dataclasses import dataclass
 
@@ -49,7 +50,7 @@ from sklearn.utils.validation import (_check_sample_weight, check_consistent_len
 from .._validation import check_bool, check_int, check_real
 from ..engine import DivergenceError, Trainer
 from ..engine.data import DEFAULT_BLOCK_BYTES, PageReleaser, _find_memmap
-from ..losses import hyper_array, linear_penalty
+from ..losses import linear_penalty
 from ..optim import OPTIMIZERS
 from ..schedules import ReduceLROnPlateau, Schedule, as_schedule
 
@@ -177,7 +178,8 @@ class GDEstimator(BaseEstimator):
     def _checked_params(self):
         """Every common argument, checked; returns normalised values. Changes nothing."""
         if not isinstance(self.optimizer, str) or self.optimizer.lower() not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}")
+            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, "
+                             f"got {self.optimizer!r}")
         opt_params = {} if self.optimizer_params is None else self.optimizer_params
         if not isinstance(opt_params, dict):
             raise TypeError(f"optimizer_params must be a dict or None, got {opt_params!r}")
@@ -189,7 +191,8 @@ class GDEstimator(BaseEstimator):
         if isinstance(shuffle, (bool, np.bool_)):
             shuffle = "auto" if shuffle else "none"
         elif shuffle not in ("none", "full", "blocks"):
-            raise ValueError(f"shuffle must be True, False, 'none', 'full' or 'blocks', got {shuffle!r}")
+            raise ValueError(f"shuffle must be True, False, 'none', 'full' or 'blocks', "
+                             f"got {shuffle!r}")
         tol = None if self.tol is None else check_real("tol", self.tol, low=0.0)
         verbose = self.verbose
         if isinstance(verbose, bool) or not isinstance(verbose, numbers.Integral) or verbose < 0:
@@ -334,10 +337,10 @@ class GDEstimator(BaseEstimator):
         return mode
 
     def _hyper(self, params, n_outputs):
-        rows, extra = self._objective(n_outputs)
+        rows, tail = self._objective(n_outputs)
         a, r = params["alpha"], params["l1_ratio"]
         n_intercepts = n_outputs if self._fits_intercept() else 0
-        return rows, hyper_array(a * (1.0 - r), a * r, n_intercepts, extra)
+        return rows, np.array([a * (1.0 - r), a * r, n_intercepts, *tail], dtype=np.float64)
 
     def _split(self, X, y_enc, params):
         n = X.shape[0]
@@ -378,8 +381,9 @@ class GDEstimator(BaseEstimator):
             try:
                 result = trainer.run_epoch(X, y_enc, sw_arr, rows)
             except KeyboardInterrupt:
-                warnings.warn(f"{type(self).__name__}.fit interrupted during epoch {epoch}: keeping "
-                              f"the parameters of epoch {epoch - 1}", UserWarning, stacklevel=3)
+                warnings.warn(f"{type(self).__name__}.fit interrupted during epoch {epoch}: "
+                              f"keeping the parameters of epoch {epoch - 1}", UserWarning,
+                              stacklevel=3)
                 break
             except DivergenceError as exc:
                 raise DivergenceError(

@@ -6,8 +6,14 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 
 from .._validation import check_bool, check_real
-from ..losses import hinge_rows, huber_rows, logistic_rows, softmax_rows, squared_error_rows
+from ..losses import LOSSES
 from .base import GDEstimator
+
+
+def _linear_objective(name, extra=0.0):
+    """(rows, hyper tail) of loss ``name`` of :data:`fastgd.losses.LOSSES`."""
+    loss = LOSSES[name]
+    return loss.rows, (extra, float(loss.kind))
 
 
 class LinearModel(GDEstimator):
@@ -85,9 +91,7 @@ class LinearRegression(RegressorMixin, LinearModel):
         check_real("epsilon", self.epsilon, low=0.0, low_open=True)
 
     def _objective(self, n_outputs):
-        if self.loss == "huber":
-            return huber_rows, float(self.epsilon)
-        return squared_error_rows, 0.0
+        return _linear_objective(self.loss, float(self.epsilon) if self.loss == "huber" else 0.0)
 
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), continuing the optimizer, step count and schedule."""
@@ -204,8 +208,8 @@ class LogisticRegression(_LinearClassifier):
 
     def _objective(self, n_outputs):
         if n_outputs == 1:
-            return logistic_rows, 0.0
-        return softmax_rows, float(n_outputs)
+            return _linear_objective("logistic")
+        return _linear_objective("softmax", float(n_outputs))
 
     def _targets_from_index(self, idx):
         return idx
@@ -243,7 +247,7 @@ class LinearSVC(_LinearClassifier):
                              f"{labels.size} classes: {list(labels)[:5]}")
 
     def _objective(self, n_outputs):
-        return hinge_rows, 0.0
+        return _linear_objective("hinge")
 
     def _targets_from_index(self, idx):
         return 2 * idx - 1
