@@ -98,6 +98,3 @@ def adamw_step(params, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr=1e-3,
             hi = min(n, lo + CHUNK)
             _adam_loop(params[lo:hi], grad[lo:hi], exp_avg[lo:hi], exp_avg_sq[lo:hi],
                        max_exp_avg_sq[lo:hi], *k, amsgrad)
-
-
-_adam_scalars = _adam_constants  # the name fastgd.engine.rules imports
