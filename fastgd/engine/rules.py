@@ -258,7 +258,12 @@ def update(w, g, rule, h, s0, s1, s2, sc, kc, spec, t):
     """
     if not prepare_grad(g, h):
         return t, 1
-    lr = schedule_value(spec, t)
-    rule_constants(rule, w, t + 1, lr, h, sc, kc)
-    rule_loop(rule, w, g, s0, s1, s2, kc)
+    apply(rule, w, g, s0, s1, s2, h, sc, kc, t + 1, schedule_value(spec, t))
     return t + 1, 0
+
+
+@jit
+def apply(rule, w, g, s0, s1, s2, h, sc, kc, t, lr):
+    """The update of step t (1-based) with rate lr, serial, without guard or clipping."""
+    rule_constants(rule, w, t, lr, h, sc, kc)
+    rule_loop(rule, w, g, s0, s1, s2, kc)

@@ -285,16 +285,15 @@ class _Problem:
             if first:
                 raise
             return self._failed_start(x)
-        cls = _optimizer_class(self.rule.optimizer)
-        rows, scalars, hyper = pack(self.rule, cls(np.zeros(n, dtype=x.dtype), **self.options))
+        packed = pack(self.rule, x, self.options)
         spec = as_schedule(self.lr).spec
         hist = np.empty(self.maxiter + 1, dtype=np.float64)
         hist[0] = f
         grad_fevals = 2 * n if self.jac is None else 0
         counts = np.array([0, 1 + grad_fevals, 1], dtype=np.int64)
         drive = driver.drive if self.native else driver.drive.py_func
-        call = (evaluate, self.fun, grad_arg, self.args, self.rule.step, x, g, rows, scalars,
-                hyper, spec, hist, counts, self.jac is True, grad_fevals, self.line_search,
+        call = (evaluate, self.fun, grad_arg, self.args, x, g, packed.rule, packed.h, packed.s0,
+                packed.s1, packed.s2, packed.sc, packed.kc, spec, hist, counts, self.jac is True, grad_fevals, self.line_search,
                 self.maxiter, self.gtol, self.ftol, self.max_growth)
         if self.callback is None:
             status = drive(*call, _NEVER)

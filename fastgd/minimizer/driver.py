@@ -1,21 +1,21 @@
 """The minimize loop: one driver for every rule, in nopython mode or in Python.
 
-``drive`` is compiled with the user's ``@njit`` functions, an evaluator and
-a rule's step function as first-class function arguments, so the whole loop
+``drive`` is compiled with the user's ``@njit`` functions and an evaluator
+as first-class function arguments, so the whole loop
 (evaluations, update, stopping tests, history) runs in one nopython call.
 For plain Python functions the very same source runs interpreted
 (``drive.py_func``), calling the same compiled kernels: one loop, one truth.
 
-Specialisations: one per (evaluator, fun, jac, step function, dtype, args
-types). A step function serves a family of methods (see
-:mod:`fastgd.minimizer.rules`), and options, tolerances and schedules are
-runtime values, so changing them recompiles nothing.
+Specialisations: one per (evaluator, fun, jac, dtype, args types). The
+method is a runtime rule id (see :mod:`fastgd.minimizer.rules`), and
+options, tolerances and schedules are runtime values, so changing them
+recompiles nothing.
 
 Caching: functions that take the user's function are compiled with
 ``cache=False``: the numba type of a function argument is tied to the
 dispatcher object, so an on-disk entry never matches in a new process and
 every run would add a dead entry to the cache (numba issues 2956, 4534).
-Everything they call (kernels, schedules, step functions) is cached.
+Everything they call (the rule dispatch, kernels, schedules) is cached.
 
 ``fastmath=False`` here: the loop's few scalar operations (the Armijo test,
 the stopping tests) then round exactly like the Python path.
@@ -26,6 +26,7 @@ import math
 import numpy as np
 
 from .._numba import jit
+from ..engine.rules import apply
 from ..kernels.clip import _sum_of_squares_1
 from ..schedules import schedule_value
 
@@ -95,7 +96,7 @@ def eval_numeric(fun, fd, args, x, g, what):
 
 
 @jit(cache=False, fastmath=False)
-def drive(evaluate, fun, jac, args, step, x, g, rows, scalars, hyper, spec, hist, counts,
+def drive(evaluate, fun, jac, args, x, g, rule, h, s0, s1, s2, sc, kc, spec, hist, counts,
           combined, grad_fevals, line_search, maxiter, gtol, ftol, max_growth, pause_at):
     r"""Run the minimize loop from iterate k = ``counts[0]``; return a status code.
 
@@ -104,7 +105,9 @@ def drive(evaluate, fun, jac, args, step, x, g, rows, scalars, hyper, spec, hist
 
     1. stop (FTOL) if k > 0 and |f_{k-1} - f_k| <= ftol max(|f_{k-1}|, |f_k|, 1), ftol > 0;
     2. stop (GTOL) if |g_k|_2 <= gtol; (MAXITER) if k = maxiter;
-    3. x_{k+1} = step(x_k, g_k, lr_k), lr_k = schedule_value(spec, k); with
+    3. x_{k+1} = the rule's update of x_k with g_k and lr_k = schedule_value(spec, k)
+       (:func:`fastgd.engine.rules.apply`, on the packed optimizer ``rule,
+       h, s0, s1, s2, sc, kc``); with
        ``line_search`` (plain gradient descent only) the step a starts at
        lr_k and is halved until f(x_k - a g_k) <= f_k - c1 a |g_k|^2
        (Armijo; LINE_SEARCH_FAILED after MAX_BACKTRACKS tries);
@@ -142,7 +145,7 @@ def drive(evaluate, fun, jac, args, step, x, g, rows, scalars, hyper, spec, hist
             accepted = False
             for _ in range(MAX_BACKTRACKS):
                 copy_into(x_new, x_cur)
-                step(x_new, g_cur, rows, scalars, hyper, k + 1, a)
+                apply(rule, x_new, g_cur, s0, s1, s2, h, sc, kc, k + 1, a)
                 f_new = evaluate(fun, jac, args, x_new, g_new, F)
                 counts[1] += 1
                 if f_new <= f - ARMIJO_C1 * a * slope:
@@ -157,7 +160,7 @@ def drive(evaluate, fun, jac, args, step, x, g, rows, scalars, hyper, spec, hist
                 counts[1] += grad_fevals
         else:
             copy_into(x_new, x_cur)
-            step(x_new, g_cur, rows, scalars, hyper, k + 1, lr)
+            apply(rule, x_new, g_cur, s0, s1, s2, h, sc, kc, k + 1, lr)
             f_new = evaluate(fun, jac, args, x_new, g_new, FG)
             counts[1] += 1 + grad_fevals
         counts[2] += 1
