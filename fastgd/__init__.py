@@ -7,7 +7,8 @@ The package is laid out by what each part is:
 * :mod:`fastgd.schedules` -- learning rates as functions of the step;
 * :mod:`fastgd.gradients` -- numerical gradients and gradient checks;
 * :mod:`fastgd.minimizer` -- ``fastgd.minimize``, scipy-style minimisation;
-* :mod:`fastgd.nn` -- multi-layer perceptrons (``fastgd.MLPClassifier`` ...).
+* :mod:`fastgd.nn` -- multi-layer perceptrons (``fastgd.MLPClassifier`` ...);
+* :mod:`fastgd.dask` -- fits on dask arrays over a cluster (``fastgd.DataParallel``).
 
 ``import fastgd`` is cheap: it imports neither numba nor any submodule, and
 compiles nothing. Names are loaded the first time they are used.
@@ -25,6 +26,7 @@ _LAZY = {
     **{name: "fastgd.models" for name in
        ("LinearRegression", "LogisticRegression", "LinearSVC", "GDEstimator")},
     **{name: "fastgd.nn" for name in ("MLPClassifier", "MLPRegressor")},
+    "DataParallel": "fastgd.dask",
     "DivergenceError": "fastgd.engine",
     "numerical_gradient": "fastgd.gradients",
     "check_grad": "fastgd.gradients",
@@ -32,7 +34,7 @@ _LAZY = {
     "OptimizeResult": "fastgd.minimizer",
 }
 _SUBMODULES = {"kernels", "optim", "schedules", "losses", "engine", "models", "gradients",
-               "minimizer", "nn"}
+               "minimizer", "nn", "dask"}
 
 __all__ = sorted([*_LAZY, *_SUBMODULES])
 
