@@ -17,6 +17,7 @@ import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
+from ..engine.data import is_direct
 from ..models.base import GDEstimator, is_memmap, iter_row_blocks
 from ..models.linear import _LinearClassifier
 from .kernels import (ACTIVATIONS, OUT_IDENTITY, OUT_LOGISTIC, OUT_SOFTMAX, forward,
@@ -190,23 +191,26 @@ class _MLP(GDEstimator):
     # -- prediction ------------------------------------------------------------------
 
     def _forward(self, X):
-        """The network's output (probabilities for classifiers), in X's dtype."""
+        """The network's output (probabilities for classifiers), in X's dtype.
+
+        A plain writeable C-ordered X goes to the compiled kernel as is; any
+        other (memmap, read-only, Fortran-ordered) is copied block by block,
+        so memory stays bounded and the kernel compiles for one array type.
+        """
         check_is_fitted(self)
-        if is_memmap(X):
-            X = self._check_memmap_predict(X)
-        else:
-            X = np.ascontiguousarray(self._validate_X(X, reset=False))
+        X = self._check_memmap_predict(X) if is_memmap(X) else self._validate_X(X, reset=False)
         w = self._optimizer.params.astype(X.dtype, copy=False)
         hyper = np.array([0.0, 0.0, 0.0, *mlp_tail(self._sizes_, self.activation,
                                                   self._out_kind(self.n_outputs_))])
         out = np.empty((X.shape[0], self.n_outputs_), dtype=X.dtype)
         with one_blas_thread:
-            if not is_memmap(X):
+            if is_direct(X):
                 forward(w, hyper, X, out)
-                return out
-            for a, e, block in iter_row_blocks(X):
-                forward(w, hyper, np.ascontiguousarray(block), out[a:e])
-        if not np.isfinite(out).all():
+            else:
+                for a, e, block in iter_row_blocks(X):
+                    forward(w, hyper, np.array(block, order="C"), out[a:e])
+        if is_memmap(X) and not np.isfinite(out).all():
+            # a memmap is not scanned up front (that would read it twice); NaN in X shows here
             raise ValueError("Input X contains NaN or infinity.")
         return out
 
