@@ -43,9 +43,18 @@ def pointwise(kind, z, y, param):
     return hinge_pointwise(z, y, param)
 
 
+# rows whose gradient terms are summed in X's dtype before joining the float64 sum
+FLUSH = 16
+
+
 @jit
 def linear_rows(w, X, y, sw, hyper, g):
-    """Serial rows of a one-output linear loss: sum_i s_i l_i; adds sum_i s_i l'_i (x_i, 1) to g."""
+    """Serial rows of a one-output linear loss: sum_i s_i l_i; adds sum_i s_i l'_i (x_i, 1) to g.
+
+    The terms r_i x_i are summed in X's dtype over ``FLUSH`` rows at a time
+    (8 float32 lanes per instruction, no conversions), then added to the
+    float64 ``g``: float32 rounding covers 16 terms, not the whole sum.
+    """
     n, d = X.shape
     kind = int(hyper[KIND])
     fit_b = hyper[N_INTERCEPTS] != 0.0
@@ -53,6 +62,7 @@ def linear_rows(w, X, y, sw, hyper, g):
     param = hyper[EXTRA]
     weighted = sw.size > 0
     zero = cast_like(0.0, X)
+    local = np.zeros(d, dtype=X.dtype)
     total = 0.0
     for i in range(n):
         x = X[i]
@@ -65,10 +75,15 @@ def linear_rows(w, X, y, sw, hyper, g):
             loss *= s
             r *= s
         total += loss
+        rr = cast_like(r, X)
         for j in range(d):
-            g[j] += r * x[j]
+            local[j] += rr * x[j]
         if fit_b:
             g[d] += r
+        if (i + 1) % FLUSH == 0 or i == n - 1:
+            for j in range(d):
+                g[j] += local[j]
+                local[j] = zero
     return total
 
 

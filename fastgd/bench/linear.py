@@ -1,0 +1,139 @@
+"""Section "linear": LogisticRegression with Adam, batch 256, shuffled, on 1,000,000 x 100 float32.
+
+Rows:
+
+* fastgd, one epoch (the engine's own epoch time; ``fit`` adds one
+  validation pass over X), with shuffle "full", "blocks" and "none": the
+  difference between "full" and "none" is the cost of gathering shuffled rows;
+* the same training loop in PyTorch on the CPU (``torch.randperm``, index a
+  batch, ``nn.Linear``, ``BCEWithLogitsLoss``, ``torch.optim.Adam``);
+* one epoch of scikit-learn's ``SGDClassifier(loss="log_loss")`` (plain SGD,
+  batch 1; its ``fit`` converts float32 X to float64 first, included);
+* a read probe: X read once, the memory-bandwidth floor of an epoch.
+
+After the same number of epochs (``EPOCHS``) each model's mean log-loss on
+the training set is reported, so a faster-but-worse result shows.
+"""
+
+import time
+
+import numpy as np
+
+from .harness import Row, optional, section
+from .losses import read_probe
+
+N, D, BATCH, EPOCHS = 1_000_000, 100, 256, 3
+LR, ALPHA = 1e-3, 1e-6
+
+
+def data(n=N, d=D, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d), dtype=np.float32)
+    coef = rng.standard_normal(d).astype(np.float32) / np.sqrt(d)
+    y = (X @ coef + 0.3 * rng.standard_normal(n, dtype=np.float32) > 0).astype(np.float32)
+    return X, y
+
+
+def log_loss(coef, intercept, X, y):
+    """Mean log-loss of a linear model (float64), for comparing implementations."""
+    from .. import losses
+    w = np.r_[np.ravel(coef), np.ravel(intercept)].astype(np.float32)
+    return losses.logistic(w, X, y)[0]
+
+
+def fastgd_fit(X, y, epochs, shuffle=True, seed=0):
+    """(model, per-epoch seconds) of fastgd's LogisticRegression."""
+    import fastgd
+    seconds = []
+    model = fastgd.LogisticRegression(optimizer="adam", lr=LR, alpha=ALPHA, batch_size=BATCH,
+                                      max_epochs=epochs, tol=None, shuffle=shuffle,
+                                      random_state=seed,
+                                      callback=lambda info: seconds.append(info.seconds))
+    model.fit(X, y)
+    return model, seconds
+
+
+def torch_fit(X, y, epochs, seed=0):
+    """(loss, per-epoch seconds) of the same loop in PyTorch."""
+    torch = optional("torch")
+    torch.manual_seed(seed)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    model = torch.nn.Linear(X.shape[1], 1)
+    torch.nn.init.zeros_(model.weight)
+    torch.nn.init.zeros_(model.bias)
+    # Adam's weight_decay is L2 added to the gradient, as alpha * w in fastgd
+    opt = torch.optim.Adam(model.parameters(), lr=LR, weight_decay=ALPHA)
+    crit = torch.nn.BCEWithLogitsLoss()
+    seconds = []
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        perm = torch.randperm(Xt.shape[0])
+        for a in range(0, Xt.shape[0], BATCH):
+            idx = perm[a:a + BATCH]
+            loss = crit(model(Xt[idx]).squeeze(1), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        seconds.append(time.perf_counter() - t0)
+    with torch.no_grad():
+        coef, intercept = model.weight.numpy().copy(), model.bias.numpy().copy()
+    return log_loss(coef, intercept, X, y), seconds
+
+
+def sklearn_fit(X, y, epochs, seed=0):
+    """(loss, per-epoch seconds) of scikit-learn's SGDClassifier, one partial_fit per epoch."""
+    from sklearn.linear_model import SGDClassifier
+    clf = SGDClassifier(loss="log_loss", alpha=ALPHA, shuffle=True, random_state=seed)
+    seconds = []
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        clf.partial_fit(X, y, classes=[0.0, 1.0])
+        seconds.append(time.perf_counter() - t0)
+    return log_loss(clf.coef_, clf.intercept_, X, y), seconds
+
+
+@section("linear")
+def linear_rows(n=N, epochs=EPOCHS):
+    X, y = data(n)
+    task = f"LogReg Adam b{BATCH} shuffled, 1 epoch {n // 10**6}M x {D} f32"
+    gb = X.nbytes / 1e9
+    read_probe(X)
+    t_probe = min(_timed(lambda: read_probe(X)) for _ in range(5))
+
+    fastgd_fit(X[:1000], y[:1000], 1)                       # compile outside the timing
+    model, secs = fastgd_fit(X, y, epochs)
+    t_fast = min(secs)
+    loss_fast = log_loss(model.coef_, model.intercept_, X, y)
+    rows = [Row("linear", task, "fastgd", t_fast,
+                f"{n / t_fast / 1e6:.1f} M samples/s, {gb / t_fast:.1f} GB/s = "
+                f"{t_probe / t_fast:.0%} of the read limit; loss after {epochs} epochs "
+                f"{loss_fast:.5f}")]
+    for mode in ("blocks", "none"):
+        _, secs = fastgd_fit(X, y, 2, shuffle=mode)
+        rows.append(Row("linear", f"LogReg Adam b{BATCH} shuffle={mode!r}, 1 epoch", "fastgd",
+                        min(secs), f"{n / min(secs) / 1e6:.1f} M samples/s; full shuffle costs "
+                        f"{t_fast / min(secs):.2f}x"))
+    if optional("torch") is not None:
+        import torch
+        torch.set_num_threads(2)
+        loss_t, secs = torch_fit(X, y, epochs)
+        rows.append(Row("linear", task, "torch (same loop, CPU)", min(secs),
+                        f"{n / min(secs) / 1e6:.2f} M samples/s; loss after {epochs} epochs "
+                        f"{loss_t:.5f}"))
+    else:
+        rows.append(Row("linear", task, "torch (not installed)", float("nan")))
+    loss_s, secs = sklearn_fit(X, y, epochs)
+    rows.append(Row("linear", task, "sklearn SGDClassifier (b1)", min(secs),
+                    f"{n / min(secs) / 1e6:.2f} M samples/s; loss after {epochs} epochs "
+                    f"{loss_s:.5f}"))
+    rows.append(Row("linear", "read X once (probe)", "read probe", t_probe, f"{gb / t_probe:.1f} GB/s"))
+    for r in rows:
+        if r.task == task and r.impl != "fastgd":
+            r.ratio = r.seconds / t_fast
+    return rows
+
+
+def _timed(fn):
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
