@@ -28,6 +28,8 @@ _LAZY = {
     **{name: "fastgd.nn" for name in ("MLPClassifier", "MLPRegressor")},
     "DataParallel": "fastgd.dask",
     "DivergenceError": "fastgd.engine",
+    "save_model": "fastgd.models.persist",
+    "load_model": "fastgd.models.persist",
     "numerical_gradient": "fastgd.gradients",
     "check_grad": "fastgd.gradients",
     "minimize": "fastgd.minimizer",

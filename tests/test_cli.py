@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 import fastgd
-from fastgd.cli import load_model, main, read_metadata, save_model
-from fastgd.cli.modelfile import META_KEY, ModelFileError
+from fastgd import load_model, save_model
+from fastgd.cli import main
+from fastgd.models.persist import META_KEY, ModelFileError, read_metadata
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -1,15 +1,14 @@
-"""The ``fastgd`` command line, and the model files it writes.
+"""The ``fastgd`` command line.
 
 * :func:`main` -- ``fastgd demo | fit | predict | bench`` (:mod:`fastgd.cli.main`);
 * :mod:`fastgd.cli.demo` -- the demo's experiments, :mod:`fastgd.cli.plot` its PNG;
-* :mod:`fastgd.cli.fit` and :mod:`fastgd.cli.data` -- ``fit``/``predict`` and their file reading;
-* :func:`save_model` / :func:`load_model` -- fitted estimators as ``.npz`` + JSON, no pickle
-  (:mod:`fastgd.cli.modelfile`).
+* :mod:`fastgd.cli.fit` and :mod:`fastgd.cli.data` -- ``fit``/``predict`` and their file reading.
 
-Importing this package imports neither numba nor scikit-learn.
+Model files are written and read by :mod:`fastgd.models.persist`
+(``fastgd.save_model`` / ``fastgd.load_model``). Importing this package
+imports neither numba nor scikit-learn.
 """
 
 from .main import main
-from .modelfile import load_model, read_metadata, save_model
 
-__all__ = ["main", "load_model", "save_model", "read_metadata"]
+__all__ = ["main"]

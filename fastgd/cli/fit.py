@@ -3,7 +3,7 @@
 ``fit`` reads a CSV (target column by name) or a ``.npy`` array (target
 column by index; memory-mapped), trains one of fastgd's estimators with a
 line of progress per epoch, prints the final training metrics, and saves the
-model (see :mod:`fastgd.cli.modelfile` for the format). ``predict`` loads it,
+model (see :mod:`fastgd.models.persist` for the format). ``predict`` loads it,
 reads the same kind of file (the target column may be there or not) and
 writes one prediction per row.
 
@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 
 from .data import DataError, read_table
-from .modelfile import ModelFileError, load_model, read_metadata, save_model
+from ..models.persist import ModelFileError, load_model, read_metadata, save_model
 
 MODELS = ("logistic", "linear", "svm", "mlp", "mlp-classifier", "mlp-regressor")
 _LINEAR = {"logistic": "LogisticRegression", "linear": "LinearRegression", "svm": "LinearSVC"}
@@ -182,7 +182,7 @@ def run_fit(args, out=print):
     except OSError as exc:
         raise CLIError(f"cannot write the model to {path}: {exc.strerror or exc}") from None
     out(f"Saved the model to {path}  (fastgd predict {path} DATA; in Python: "
-        f"fastgd.cli.load_model({path!r}))")
+        f"fastgd.load_model({path!r}))")
     return est
 
 

@@ -1,7 +1,7 @@
 """Saving and loading fitted fastgd estimators: ``.npz`` arrays plus one JSON entry.
 
     >>> import numpy as np, fastgd
-    >>> from fastgd.cli.modelfile import save_model, load_model
+    >>> from fastgd.models.persist import save_model, load_model
     >>> X = np.random.default_rng(0).standard_normal((50, 2)); y = X @ [1.0, 2.0]
     >>> model = fastgd.LinearRegression(max_epochs=5, tol=None).fit(X, y)
     >>> import tempfile, os; path = os.path.join(tempfile.mkdtemp(), "m.npz")
