@@ -49,23 +49,27 @@ rows on one workspace.
 
 Matrix products: BLAS where it pays
 -----------------------------------
-Each product is numba's ``np.dot`` (BLAS ``gemm`` from scipy's OpenBLAS; the
-estimators hold BLAS to one thread during fit and predict: the parallelism is
-over parts of the batch, and OpenBLAS threads inside numba's threads
-oversubscribe the cores) when the layer has at least ``BLAS_MIN_WORK``
-multiply-adds per block, and plain loops below. Measured on the 2-core AMD
-EPYC (Zen 4) reference machine, float32, one thread, one ``m x k @ k x n``
-product, best of 200 (``benchmarks/nn_matmul.py``)::
+The three products of a layer (``A W``, ``A^T delta``, ``delta W^T``) are
+numba's ``np.dot``: BLAS ``gemm`` from scipy's OpenBLAS, held to one thread
+during fit and predict (the parallelism is over parts of a batch; OpenBLAS
+threads inside numba's threads oversubscribe the cores). Plain loops were
+measured against it (``python benchmarks/measure_nn_matmul.py``: best of 30,
+float32, one thread, 2-core AMD EPYC Zen 4; microseconds per call)::
 
-    m x k x n            loops        np.dot (BLAS)
-    128 x 100 x 64       58 us        14 us
-    128 x 64 x 1         30 us        0.9 us
-    32 x 8 x 4           0.4 us       0.5 us
-    32 x 4 x 3           0.12 us      0.45 us
+    m x k x n          A W + b          A^T delta          delta W^T
+                       loops   BLAS     loops   BLAS       loops   BLAS
+    128 x 100 x 64     136     14.9     36.1    14.4       82.3    19.2
+    128 x 256 x 256    373     178      486     174        589     177
+    128 x 64 x 10      30.2    2.61     18.2    1.81       15.8    2.76
+    128 x 64 x 1       29.5    0.63     11.5    0.41       0.43    1.15
+    128 x 16 x 1       4.58    0.41     2.96    0.16       0.22    0.42
+    32 x 4 x 3         0.36    0.13     0.30    0.13       0.20    0.19
 
-``np.dot`` costs about 0.4 us per call however small; loops win only for
-layers of a few hundred multiply-adds per block, which is where
-``BLAS_MIN_WORK`` sits.
+A numba ``np.dot`` call costs only about 0.1 us, and OpenBLAS's small-matrix
+kernels beat straightforward loops at every size down to 16 x 5 x 7; float64
+gives the same picture. Loops win one shape: ``delta W^T`` through a
+one-output layer (n = 1), an outer product with nothing to sum, which
+:func:`_backprop_delta` does with a loop.
 """
 
 import numpy as np
@@ -85,7 +89,6 @@ OUT_IDENTITY, OUT_LOGISTIC, OUT_SOFTMAX = 0, 1, 2
 L2, L1, N_INTERCEPTS, EXTRA, ACT, OUT, N_SIZES, SIZES = range(8)
 
 BLOCK = 128           # rows per forward/backward block
-BLAS_MIN_WORK = 2048  # multiply-adds per block and layer from which np.dot beats loops
 
 
 def mlp_tail(sizes, activation, out_kind):
@@ -170,58 +173,31 @@ def _delta_block(ws, sizes, rows, which, m, n):
 # -- dense products ------------------------------------------------------------------
 
 @jit
-def _axpy(a, x, y):
-    """y += a x over two rows (skipped when a is 0: relu activations often are)."""
-    if a != 0:
-        for j in range(y.size):
-            y[j] += a * x[j]
-
-
-@jit
 def _affine(A, W, b, Z):
-    """Z = A W + b (row-wise bias). A: (m, k), W: (k, n)."""
-    m, k = A.shape
-    n = W.shape[1]
-    if m * k * n >= BLAS_MIN_WORK:
-        np.dot(A, W, Z)
-        for i in range(m):
-            for j in range(n):
-                Z[i, j] += b[j]
-    else:
-        for i in range(m):
-            Z[i, :] = b
-            for kk in range(k):
-                _axpy(A[i, kk], W[kk], Z[i])
+    """Z = A W + b (row-wise bias), A: (m, k), W: (k, n): BLAS."""
+    np.dot(A, W, Z)
+    for i in range(Z.shape[0]):
+        for j in range(Z.shape[1]):
+            Z[i, j] += b[j]
 
 
 @jit
 def _weight_grad(A, D, G):
-    """G = A^T D. A: (m, k), D: (m, n), G: (k, n)."""
-    m, k = A.shape
-    n = D.shape[1]
-    if m * k * n >= BLAS_MIN_WORK:
-        np.dot(A.T, D, G)
-    else:
-        G[:, :] = 0
-        for i in range(m):
-            for kk in range(k):
-                _axpy(A[i, kk], D[i], G[kk])
+    """G = A^T D, A: (m, k), D: (m, n), G: (k, n): BLAS."""
+    np.dot(A.T, D, G)
 
 
 @jit
 def _backprop_delta(D, W, P):
-    """P = D W^T. D: (m, n), W: (k, n), P: (m, k)."""
-    m, n = D.shape
-    k = W.shape[0]
-    if m * k * n >= BLAS_MIN_WORK:
-        np.dot(D, W.T, P)
+    """P = D W^T, D: (m, n), W: (k, n), P: (m, k): BLAS, or a loop for the outer
+    product of a one-output layer (n = 1), the one shape where loops win."""
+    if D.shape[1] == 1:
+        for i in range(P.shape[0]):
+            d = D[i, 0]
+            for kk in range(P.shape[1]):
+                P[i, kk] = d * W[kk, 0]
     else:
-        for i in range(m):
-            for kk in range(k):
-                s = D[i, 0] * W[kk, 0]
-                for j in range(1, n):
-                    s += D[i, j] * W[kk, j]
-                P[i, kk] = s
+        np.dot(D, W.T, P)
 
 
 # -- activations ---------------------------------------------------------------------
