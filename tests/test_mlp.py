@@ -298,11 +298,19 @@ def test_float32_stays_float32_and_second_fit_does_not_compile():
     assert [len(f.signatures) for f in (epoch, K.forward, K.mlp_rows)] == counts
 
 
-def test_blas_threads_are_restored():
+def test_blas_and_numba_threads_are_restored():
+    import numba
     from threadpoolctl import threadpool_info
     X, y = _xor(200)
     before = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
-    fastgd.MLPClassifier((4,), max_epochs=1, random_state=0).fit(X, y).predict(X)
+    threads = numba.get_num_threads()
+    seen = []
+    fastgd.MLPClassifier((4,), max_epochs=1, random_state=0,     # batch 200: serial parts
+                         callback=lambda info: seen.append(numba.get_num_threads())).fit(X, y)
+    assert seen == [1] and numba.get_num_threads() == threads
+    fastgd.MLPClassifier((4,), max_epochs=1, batch_size=None, random_state=0,
+                         callback=lambda info: seen.append(numba.get_num_threads())).fit(X, y)
+    assert seen[-1] == threads
     after = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
     assert after[:len(before)] == before
 

@@ -88,7 +88,8 @@ OUT_IDENTITY, OUT_LOGISTIC, OUT_SOFTMAX = 0, 1, 2
 # hyper layout: the four entries every objective shares, then the architecture
 L2, L1, N_INTERCEPTS, EXTRA, ACT, OUT, N_SIZES, SIZES = range(8)
 
-BLOCK = 128           # rows per forward/backward block
+BLOCK = 128                   # rows per forward/backward block
+WORK_PER_ROW = CHUNK // BLOCK  # the engine's work estimate (see mlp_work_per_row)
 
 
 def mlp_tail(sizes, activation, out_kind):
@@ -404,7 +405,7 @@ def mlp_work_per_row(X, w):
     294 ms). A parallel region per batch waits for the slowest worker, and
     on a busy machine that is often a descheduled one.
     """
-    return CHUNK // BLOCK
+    return WORK_PER_ROW
 
 
 mlp_rows.work_per_row = mlp_work_per_row
