@@ -207,7 +207,7 @@ class DataParallel(BaseEstimator):
         n_outputs = est._n_outputs()
         proxy = np.empty((0, prepared.n_features), dtype=prepared.dtype)
         optimizer, rng = est._new_optimizer(params, proxy, n_outputs, params["random_state"])
-        rows, hyper = est._hyper(params, n_outputs)
+        _, hyper = est._hyper(params, n_outputs)  # the workers take rows from the estimator
         shuffle = est._shuffle_mode(params, proxy)
         est.__dict__.update(_optimizer=optimizer, _rng=rng, n_iter_=0, t_=0, loss_curve_=[],
                             _params=params, validation_scores_=None, best_validation_score_=None,
