@@ -186,7 +186,9 @@ def _xor(n=600, seed=0, dtype=np.float64):
 @pytest.mark.parametrize("mode", MODES)
 def test_every_mode_learns_xor(mode):
     X, y = _xor()
-    clf = fastgd.MLPClassifier((16,), tol=None, random_state=0, **MODES[mode]).fit(X, y)
+    init = "he" if mode == "minibatch" else "glorot"
+    clf = fastgd.MLPClassifier((16,), init=init, tol=None, random_state=0, **MODES[mode])
+    clf.fit(X, y)
     assert clf.score(X, y) > 0.95
     assert clf.loss_curve_[-1] < 0.5 * clf.loss_curve_[0]
 
@@ -323,6 +325,7 @@ BAD = [
     (dict(hidden_layer_sizes="big"), TypeError, r"hidden_layer_sizes\[0\]"),
     (dict(hidden_layer_sizes=None), TypeError, "hidden_layer_sizes must be a sequence"),
     (dict(activation="softplus"), ValueError, "activation must be one of"),
+    (dict(init="xavier"), ValueError, "init must be 'glorot' or 'he'"),
     (dict(lr=0.0), ValueError, "lr"),
     (dict(alpha=-1.0), ValueError, "alpha"),
     (dict(batch_size=0), ValueError, "batch_size"),

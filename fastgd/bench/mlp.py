@@ -6,9 +6,11 @@ every epoch, binary labels from a random two-layer teacher network:
 * ``SMALL``, one hidden layer of 64 ReLU units: the per-batch overheads
   matter. Rows: fastgd; scikit-learn's ``MLPClassifier(solver="adam")`` (one
   ``partial_fit`` per epoch: its input check is inside the timing, about
-  1% of it); the same loop in PyTorch on the CPU (``torch.randperm``,
-  index a batch, ``Linear-ReLU-Linear``, ``BCEWithLogitsLoss``,
-  ``torch.optim.Adam``), with PyTorch's default threads and with one thread.
+  1% of it), with NumPy's default BLAS threads and with one BLAS thread
+  (fastgd holds BLAS to one thread itself); the same loop in PyTorch on the
+  CPU (``torch.randperm``, index a batch, ``Linear-ReLU-Linear``,
+  ``BCEWithLogitsLoss``, ``torch.optim.Adam``), with PyTorch's default
+  threads and with one thread.
 * ``DEEP``, three hidden layers of 256 ReLU units: matrix products dominate.
   Rows: fastgd and the PyTorch loop.
 
@@ -17,7 +19,7 @@ Each row is the fastest of its epochs (fastgd's: the engine's epoch time, as
 same number of epochs each model's accuracy on 20,000 held-out rows is in
 the note, so a faster-but-worse result shows. PyTorch initialises its
 layers its own way (Kaiming-uniform with a=sqrt(5)); fastgd and
-scikit-learn use Glorot/He-style uniform draws.
+scikit-learn draw Glorot-uniform weights.
 """
 
 import time
@@ -57,16 +59,18 @@ def fastgd_fit(X, y, hidden, epochs, seed=0):
     return model.fit(X, y), seconds
 
 
-def sklearn_fit(X, y, hidden, epochs, seed=0):
+def sklearn_fit(X, y, hidden, epochs, blas_threads=None, seed=0):
     """(model, per-epoch seconds) of scikit-learn's MLPClassifier, one partial_fit per epoch."""
     from sklearn.neural_network import MLPClassifier
+    from threadpoolctl import threadpool_limits
     model = MLPClassifier(hidden, solver="adam", learning_rate_init=LR, alpha=0.0,
                           batch_size=BATCH, shuffle=True, random_state=seed)
     seconds = []
-    for _ in range(epochs):
-        t0 = time.perf_counter()
-        model.partial_fit(X, y, classes=[0, 1])
-        seconds.append(time.perf_counter() - t0)
+    with threadpool_limits(blas_threads, user_api="blas"):
+        for _ in range(epochs):
+            t0 = time.perf_counter()
+            model.partial_fit(X, y, classes=[0, 1])
+            seconds.append(time.perf_counter() - t0)
     return model, seconds
 
 
@@ -123,9 +127,11 @@ def network_rows(X, y, X_test, y_test, hidden, peers):
                 f"{N / t_fast / 1e6:.2f} M samples/s; held-out accuracy after {epochs} "
                 f"epochs {acc_fast:.4f}")]
     for peer in peers:
-        if peer == "sklearn":
-            skl, secs = sklearn_fit(X, y, hidden, epochs)
-            acc, name = skl.score(X_test, y_test), "sklearn MLPClassifier adam"
+        if peer.startswith("sklearn"):
+            threads = 1 if peer == "sklearn1" else None
+            skl, secs = sklearn_fit(X, y, hidden, epochs, threads)
+            acc = skl.score(X_test, y_test)
+            name = f"sklearn MLPClassifier adam{', 1 BLAS thr' if threads else ''}"
         elif optional("torch") is None:
             rows.append(Row("mlp", task, "torch (not installed)", float("nan")))
             continue
@@ -145,6 +151,6 @@ def network_rows(X, y, X_test, y_test, hidden, peers):
 @section("mlp")
 def mlp_rows():
     X, y, X_test, y_test = data()
-    rows = network_rows(X, y, X_test, y_test, SMALL, ["sklearn", "torch", "torch1"])
+    rows = network_rows(X, y, X_test, y_test, SMALL, ["sklearn", "sklearn1", "torch", "torch1"])
     rows += network_rows(X, y, X_test, y_test, DEEP, ["torch", "torch1"])
     return rows
