@@ -6,9 +6,10 @@ Two things go wrong when numba's parallel kernels run inside Dask workers:
   core, so k worker processes on one host would run k x cores threads. fastgd
   caps numba's threads per dask thread at ``cores // (dask threads on the
   host)`` (:func:`thread_plan`; every task calls ``numba.set_num_threads``,
-  whose setting is per calling thread), and :func:`local_cluster` also sets
-  ``NUMBA_NUM_THREADS`` in the workers' environment so the pools are no
-  larger than that.
+  whose setting is per calling thread), and :func:`local_cluster` also
+  spawns the workers with ``NUMBA_NUM_THREADS`` set, so the pools are no
+  larger than that. (Set it before the worker process starts: numba reads it
+  once, at import, and ``import dask.array`` may import numba.)
 * **Fork.** The GNU OpenMP runtime behind numba's ``omp`` threading layer is
   not fork-safe: a process forked from one that has started OpenMP threads
   can hang or crash in its first parallel region (numba docs, "threading
@@ -52,13 +53,15 @@ def local_cluster(n_workers=2, threads_per_worker=1, numba_threads=None, threadi
         Dask threads per worker (tasks run at once in one worker).
     numba_threads : int or None
         Numba threads per dask thread; None: ``cores // (n_workers * threads_per_worker)``,
-        at least 1. Written to the workers' ``NUMBA_NUM_THREADS``.
+        at least 1. The workers are spawned with ``NUMBA_NUM_THREADS`` set to it
+        (``distributed.nanny.pre-spawn-environ``: numba reads it at import).
     threading_layer : str or None
         Numba's threading layer in the workers (``NUMBA_THREADING_LAYER``);
         None keeps numba's choice.
     **kwargs
-        Passed on to ``LocalCluster`` (``memory_limit``, ``env`` ...). Listens
-        on 127.0.0.1 with a dashboard on a free port unless told otherwise.
+        Passed on to ``LocalCluster`` (``memory_limit``, ``env`` ...; numba's
+        variables in ``env`` come too late, pass them as arguments here).
+        Listens on 127.0.0.1 with a dashboard on a free port unless told otherwise.
 
     Use it as a context manager, in a script under ``if __name__ == "__main__":``::
 
@@ -82,15 +85,30 @@ def local_cluster(n_workers=2, threads_per_worker=1, numba_threads=None, threadi
     kwargs.pop("processes", None)
     _, distributed = require_dask()
     import dask
-    env = {"NUMBA_NUM_THREADS": str(numba_threads)}
+    numba_env = {"NUMBA_NUM_THREADS": str(numba_threads)}
     if threading_layer is not None:
-        env["NUMBA_THREADING_LAYER"] = threading_layer
-    env.update(kwargs.pop("env", None) or {})
+        numba_env["NUMBA_THREADING_LAYER"] = threading_layer
+    # numba reads its environment once, at import, and a spawned worker may import it
+    # (dask.array does) before the nanny applies ``env``: these go in the environment the
+    # worker is spawned with. The nanny writes them into this process's os.environ too;
+    # put that back, so that numba here, if not imported yet, keeps its own defaults.
+    pre_spawn = dict(dask.config.get("distributed.nanny.pre-spawn-environ", None) or {})
+    pre_spawn.update(numba_env)
+    saved = {k: os.environ.get(k) for k in numba_env}
     kwargs.setdefault("host", "127.0.0.1")
     kwargs.setdefault("dashboard_address", ":0")
-    with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}):
-        return distributed.LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
-                                        processes=True, env=env, **kwargs)
+    try:
+        with dask.config.set({"distributed.worker.multiprocessing-method": "spawn",
+                              "distributed.nanny.pre-spawn-environ": pre_spawn}):
+            return distributed.LocalCluster(n_workers=n_workers,
+                                            threads_per_worker=threads_per_worker,
+                                            processes=True, **kwargs)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def thread_plan(client, numba_threads=None):
