@@ -251,6 +251,56 @@ def test_same_seed_same_model_and_any_number_of_threads():
         np.testing.assert_array_equal(a, b)
 
 
+def test_memmap_read_only_and_fortran_inputs_give_the_same_model(tmp_path):
+    X, y = _xor(700, dtype=np.float32)
+    kw = dict(hidden_layer_sizes=(8,), max_epochs=3, tol=None, random_state=0, shuffle="blocks")
+    want = fastgd.MLPClassifier(**kw).fit(X, y)
+    path = tmp_path / "X.f32"
+    X.tofile(path)
+    mm = np.memmap(path, dtype=np.float32, mode="r", shape=X.shape)
+    ro = X.copy()
+    ro.flags.writeable = False
+    for other in (mm, ro, np.asfortranarray(X)):
+        got = fastgd.MLPClassifier(**kw).fit(other, y)
+        for a, b in zip(want.coefs_, got.coefs_):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(got.predict_proba(other), want.predict_proba(X))
+
+
+def test_float32_x_is_not_copied_up():
+    import tracemalloc
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100_000, 50), dtype=np.float32)      # 20 MB
+    y = (X[:, 0] > 0).astype(int)
+    kw = dict(hidden_layer_sizes=(16,), max_epochs=1, tol=None, random_state=0)
+    fastgd.MLPClassifier(**kw).fit(X[:300], y[:300])               # compile first
+    tracemalloc.start()
+    fastgd.MLPClassifier(**kw).fit(X, y)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 0.25 * X.nbytes
+
+
+def test_two_threads_fit_at_once():
+    import threading
+    X, y = _xor(2000, dtype=np.float32)
+    kw = dict(hidden_layer_sizes=(16,), max_epochs=3, tol=None, random_state=0)
+    want = fastgd.MLPClassifier(**kw).fit(X, y).coefs_
+    got = {}
+
+    def fit(i):
+        got[i] = fastgd.MLPClassifier(**kw).fit(X, y).coefs_
+
+    threads = [threading.Thread(target=fit, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i in range(2):
+        for a, b in zip(want, got[i]):
+            np.testing.assert_array_equal(a, b)
+
+
 # -- faults --------------------------------------------------------------------------------
 
 def test_divergence_is_detected_and_explained():

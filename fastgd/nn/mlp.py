@@ -268,7 +268,7 @@ class MLPRegressor(RegressorMixin, _MLP):
     >>> rng = np.random.default_rng(0)
     >>> X = rng.uniform(-2, 2, (1000, 2)).astype(np.float32)
     >>> y = np.sin(X[:, 0]) * X[:, 1]
-    >>> reg = fastgd.MLPRegressor((32, 32), lr=0.01, batch_size=32, max_epochs=60,
+    >>> reg = fastgd.MLPRegressor((32, 32), lr=0.01, batch_size=32, max_epochs=60, tol=None,
     ...                           random_state=0).fit(X, y)
     >>> reg.score(X, y) > 0.95, reg.predict(X).dtype
     (True, dtype('float32'))
@@ -305,7 +305,7 @@ class MLPClassifier(ClassifierMixin, _MLP):
     >>> rng = np.random.default_rng(0)
     >>> X = rng.standard_normal((600, 2))
     >>> y = np.where(X[:, 0] * X[:, 1] > 0, "same", "opposite")    # XOR: not linear
-    >>> clf = fastgd.MLPClassifier((16,), lr=0.01, batch_size=32, max_epochs=100,
+    >>> clf = fastgd.MLPClassifier((16,), lr=0.01, batch_size=32, max_epochs=100, tol=None,
     ...                            random_state=0).fit(X, y)
     >>> clf.classes_.tolist(), clf.score(X, y) > 0.95
     (['opposite', 'same'], True)
