@@ -6,7 +6,6 @@ import re
 import numpy as np
 import pytest
 
-import fastgd
 from fastgd._numba import jit
 
 from .registry import CASES

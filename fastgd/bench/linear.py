@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from .harness import Row, optional, section
+from .harness import Row, optional, section, torch_epochs
 from .losses import read_probe
 
 N, D, BATCH, EPOCHS = 1_000_000, 100, 256, 3
@@ -60,24 +60,12 @@ def torch_fit(X, y, epochs, seed=0):
     """(loss, per-epoch seconds) of the same loop in PyTorch."""
     torch = optional("torch")
     torch.manual_seed(seed)
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
     model = torch.nn.Linear(X.shape[1], 1)
     torch.nn.init.zeros_(model.weight)
     torch.nn.init.zeros_(model.bias)
     # Adam's weight_decay is L2 added to the gradient, as alpha * w in fastgd
     opt = torch.optim.Adam(model.parameters(), lr=LR, weight_decay=ALPHA)
-    crit = torch.nn.BCEWithLogitsLoss()
-    seconds = []
-    for _ in range(epochs):
-        t0 = time.perf_counter()
-        perm = torch.randperm(Xt.shape[0])
-        for a in range(0, Xt.shape[0], BATCH):
-            idx = perm[a:a + BATCH]
-            loss = crit(model(Xt[idx]).squeeze(1), yt[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        seconds.append(time.perf_counter() - t0)
+    seconds = torch_epochs(torch, model, opt, X, y, BATCH, epochs)
     with torch.no_grad():
         coef, intercept = model.weight.numpy().copy(), model.bias.numpy().copy()
     return log_loss(coef, intercept, X, y), seconds

@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from .harness import Row, optional, section
+from .harness import Row, optional, section, torch_epochs
 
 N, N_TEST, D, BATCH, LR = 200_000, 20_000, 100, 256, 1e-3
 SMALL, DEEP = (64,), (256, 256, 256)
@@ -88,19 +88,7 @@ def torch_fit(X, y, hidden, epochs, threads=None, seed=0):
             width = h
         model = torch.nn.Sequential(*layers, torch.nn.Linear(width, 1))
         opt = torch.optim.Adam(model.parameters(), lr=LR)
-        crit = torch.nn.BCEWithLogitsLoss()
-        Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.float32))
-        seconds = []
-        for _ in range(epochs):
-            t0 = time.perf_counter()
-            perm = torch.randperm(Xt.shape[0])
-            for a in range(0, Xt.shape[0], BATCH):
-                idx = perm[a:a + BATCH]
-                loss = crit(model(Xt[idx]).squeeze(1), yt[idx])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-            seconds.append(time.perf_counter() - t0)
+        seconds = torch_epochs(torch, model, opt, X, y.astype(np.float32), BATCH, epochs)
     finally:
         torch.set_num_threads(before)
 

@@ -249,7 +249,7 @@ def methods_lessons(problem, runs):
     out.append(f"- Mini-batch GD averages {m.batch_size} rows per step, so it makes "
                f"{m.batch_size}x fewer updates than SGD: {mini}, at {m.samples_per_second:,.0f} "
                f"samples/s against SGD's {s.samples_per_second:,.0f}.")
-    out.append(f"- Adam adapts a step size per coordinate: "
+    out.append("- Adam adapts a step size per coordinate: "
                + (f"within 1% after {reached['Adam']} epoch(s)" if reached["Adam"] is not None
                   else "not within 1% in the budget")
                + f"; with a constant lr it also ends on a noise floor "
