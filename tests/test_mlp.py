@@ -235,6 +235,13 @@ def test_early_stopping_partial_fit_and_warm_start():
         np.testing.assert_allclose(c0, c1, atol=1e-9)
 
 
+def test_verbose_prints_one_line_per_epoch(capsys):
+    X, y = _xor(200)
+    fastgd.MLPRegressor((4,), max_epochs=3, tol=None, verbose=1, random_state=0).fit(X, y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and all(re.match(r"epoch \d+: loss .*samples/s", ln) for ln in lines)
+
+
 def test_same_seed_same_model_and_any_number_of_threads():
     import numba
     X, y = _xor(3000)
