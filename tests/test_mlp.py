@@ -97,7 +97,8 @@ EXPECTED_FAILURES = {}
 
 
 # small nets with a larger rate: the checks fit many times, this keeps them quick
-@parametrize_with_checks([fastgd.MLPRegressor((32,), lr=0.01), fastgd.MLPClassifier((32,), lr=0.01)],
+@parametrize_with_checks([fastgd.MLPRegressor((32,), lr=0.01),
+                          fastgd.MLPClassifier((32,), lr=0.01)],
                          expected_failed_checks=lambda est: EXPECTED_FAILURES.get(
                              type(est).__name__, {}))
 def test_sklearn_contract(estimator, check):

@@ -413,7 +413,10 @@ mlp_rows.work_per_row = mlp_work_per_row
 
 @jit
 def mlp_penalty(w, hyper, g):
-    """alpha_2/2 ||W||^2 + alpha_1 ||W||_1 over every weight matrix (not the biases); g += its gradient."""
+    """alpha_2/2 ||W||^2 + alpha_1 ||W||_1 over the weight matrices (not the biases).
+
+    Adds its gradient to the float64 ``g``; returns its value.
+    """
     if hyper[L2] == 0.0 and hyper[L1] == 0.0:
         return 0.0
     sizes, offs = layout(hyper)
