@@ -6,10 +6,11 @@ Two things go wrong when numba's parallel kernels run inside Dask workers:
   core, so k worker processes on one host would run k x cores threads. fastgd
   caps numba's threads per dask thread at ``cores // (dask threads on the
   host)`` (:func:`thread_plan`; every task calls ``numba.set_num_threads``,
-  whose setting is per calling thread), and :func:`local_cluster` also
-  spawns the workers with ``NUMBA_NUM_THREADS`` set, so the pools are no
-  larger than that. (Set it before the worker process starts: numba reads it
-  once, at import, and ``import dask.array`` may import numba.)
+  whose setting is per calling thread), and :func:`local_cluster` also puts
+  ``NUMBA_NUM_THREADS`` in the workers' environment (it sizes the pool only
+  if it arrives before the worker imports numba; the per-task cap is what
+  counts). fastgd never changes the client process's environment: numba
+  re-reads it on every compile and cannot resize a launched pool.
 * **Fork.** The GNU OpenMP runtime behind numba's ``omp`` threading layer is
   not fork-safe: a process forked from one that has started OpenMP threads
   can hang or crash in its first parallel region (numba docs, "threading
@@ -53,8 +54,9 @@ def local_cluster(n_workers=2, threads_per_worker=1, numba_threads=None, threadi
         Dask threads per worker (tasks run at once in one worker).
     numba_threads : int or None
         Numba threads per dask thread; None: ``cores // (n_workers * threads_per_worker)``,
-        at least 1. The workers are spawned with ``NUMBA_NUM_THREADS`` set to it
-        (``distributed.nanny.pre-spawn-environ``: numba reads it at import).
+        at least 1. Every task caps its numba threads to it; the workers also get
+        ``NUMBA_NUM_THREADS`` in their environment (too late for a worker that
+        imported numba already: its pool stays one thread per core, idle beyond the cap).
     threading_layer : str or None
         Numba's threading layer in the workers (``NUMBA_THREADING_LAYER``);
         None keeps numba's choice.
@@ -88,27 +90,23 @@ def local_cluster(n_workers=2, threads_per_worker=1, numba_threads=None, threadi
     numba_env = {"NUMBA_NUM_THREADS": str(numba_threads)}
     if threading_layer is not None:
         numba_env["NUMBA_THREADING_LAYER"] = threading_layer
-    # numba reads its environment once, at import, and a spawned worker may import it
-    # (dask.array does) before the nanny applies ``env``: these go in the environment the
-    # worker is spawned with. The nanny writes them into this process's os.environ too;
-    # put that back, so that numba here, if not imported yet, keeps its own defaults.
-    pre_spawn = dict(dask.config.get("distributed.nanny.pre-spawn-environ", None) or {})
-    pre_spawn.update(numba_env)
-    saved = {k: os.environ.get(k) for k in numba_env}
+    # The variables go in the nannies' ``environ``, which each worker applies to
+    # itself. ``pre-spawn-environ`` would reach numba before a worker imports it,
+    # but the nanny writes it into *this* process's os.environ at every (re)start
+    # of a worker, and numba here re-reads its environment on each compile: its
+    # pool size would change under it ("Cannot set NUMBA_NUM_THREADS ... once the
+    # threads have been launched"). So a worker that imported numba early keeps a
+    # pool of one thread per core, and every task caps the threads it uses with
+    # ``numba.set_num_threads`` (see :func:`thread_plan`).
+    environ = dict(dask.config.get("distributed.nanny.environ", None) or {})
+    environ.update(numba_env)
     kwargs.setdefault("host", "127.0.0.1")
     kwargs.setdefault("dashboard_address", ":0")
-    try:
-        with dask.config.set({"distributed.worker.multiprocessing-method": "spawn",
-                              "distributed.nanny.pre-spawn-environ": pre_spawn}):
-            return distributed.LocalCluster(n_workers=n_workers,
-                                            threads_per_worker=threads_per_worker,
-                                            processes=True, **kwargs)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with dask.config.set({"distributed.worker.multiprocessing-method": "spawn",
+                          "distributed.nanny.environ": environ}):
+        return distributed.LocalCluster(n_workers=n_workers,
+                                        threads_per_worker=threads_per_worker,
+                                        processes=True, **kwargs)
 
 
 def thread_plan(client, numba_threads=None):
