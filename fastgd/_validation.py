@@ -12,12 +12,18 @@ import numpy as np
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def check_flat_float_array(name, x, *, writeable=False):
-    """A 1-D, C-contiguous float32/float64 ndarray, returned as is (no copy)."""
+def check_float_ndarray(name, x):
+    """A float32/float64 numpy.ndarray (any shape), returned as is (no copy)."""
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {type(x).__name__}")
     if x.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{name} must have dtype float32 or float64, got {x.dtype}")
+    return x
+
+
+def check_flat_float_array(name, x, *, writeable=False):
+    """A 1-D, C-contiguous float32/float64 ndarray, returned as is (no copy)."""
+    check_float_ndarray(name, x)
     if x.ndim != 1:
         raise ValueError(f"{name} must be 1-D (flatten it, e.g. with .ravel()), got shape {x.shape}")
     if not x.flags.c_contiguous:

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import check_bool, check_flat_float_array, check_real, FLOAT_DTYPES
+from .._validation import check_bool, check_flat_float_array, check_float_ndarray, check_real
 from .linear import HINGE, HUBER, LOGISTIC, SQUARED, linear_kernel, linear_rows
 from .softmax import softmax_kernel, softmax_rows
 
@@ -52,10 +52,7 @@ def n_params(n_features, n_outputs=1, fit_intercept=True):
 
 
 def _check_data(X, y, sample_weight):
-    if not isinstance(X, np.ndarray):
-        raise TypeError(f"X must be a numpy.ndarray, got {type(X).__name__}")
-    if X.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"X must have dtype float32 or float64, got {X.dtype}")
+    check_float_ndarray("X", X)
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
     y = np.asarray(y)
