@@ -3,6 +3,11 @@
 * ``FASTMATH``: LLVM fast-math flags that allow vectorised reductions and
   fused multiply-adds but keep NaN and inf meaningful: no ``nnan``, no
   ``ninf`` (with them ``np.isnan`` can be optimised away, numba issue 9383).
+* In a ``parallel=True`` function numba turns ``np.zeros``, ``np.ones``,
+  array expressions and reductions such as ``a.sum()`` into parallel loops of
+  their own, so the function opens a parallel region on every call, even when
+  none of its ``prange`` loops runs. Allocate with ``np.empty`` and write
+  serial loops (``tests/test_parallel_regions.py`` checks every kernel).
 * ``jit`` / ``jit_parallel``: the two decorators every kernel uses, with
   ``cache=True`` so a second Python process loads machine code from disk, and
   ``error_model="numpy"``: a float division by zero gives inf or NaN as IEEE
@@ -35,8 +40,9 @@ Because of ``cache=True``, the two constants are frozen into the cached
 machine code; change them here and delete ``__pycache__`` to re-measure.
 """
 
-from numba import njit
-from numba.extending import overload
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic, overload
 
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
@@ -82,3 +88,29 @@ def _cast_like_impl(x, arr):
 def n_chunks(n):
     """Number of ``CHUNK``-sized pieces that cover ``n`` elements."""
     return (n + CHUNK - 1) // CHUNK
+
+
+@intrinsic
+def prefetch(typingctx, arr, index):
+    """Hint the CPU to load ``arr.flat[index]`` into cache (LLVM's ``llvm.prefetch``).
+
+    A no-op for the program's meaning: no bounds check is needed, an address
+    outside the array is never dereferenced. Used where loads go to random
+    rows (the shuffled gather), which the hardware prefetcher cannot predict.
+    """
+    if not isinstance(arr, types.Array) or not isinstance(index, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        i8p = ir.IntType(8).as_pointer()
+        address = builder.bitcast(builder.gep(array.data, [args[1]]), i8p)
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = builder.module.declare_intrinsic("llvm.prefetch", [i8p], fnty)
+        # read (0), high temporal locality (3), data cache (1)
+        builder.call(fn, [address, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return types.void(arr, index), codegen
+

@@ -9,10 +9,11 @@ that runs the batches of rows ``order[start:stop]`` (or rows ``start:stop``
 when ``order`` is empty). For each batch:
 
 1. Shuffled batches are first copied into the contiguous buffers
-   ``xbuf``/``ybuf``/``sbuf`` (``batch_size`` rows). Gathering rows at random
-   is bound by memory latency; the copy loop issues independent loads, so many
-   cache misses are in flight at once, and the gradient then streams a
-   contiguous block. Unshuffled batches are views of X (no copy).
+   ``xbuf``/``ybuf``/``sbuf`` (``batch_size`` rows) by
+   :func:`fastgd.engine.data.gather_rows`, which prefetches rows ahead.
+   Unshuffled batches are views of X (no copy). (The :class:`Trainer`
+   gathers shuffled rows itself, a block ahead on a helper thread, and
+   passes contiguous blocks; :mod:`fastgd.dask` uses this path.)
 2. The gradient: the objective's serial ``rows`` function over parts of the
    batch (:func:`fastgd.losses.row_partition`: fixed by the batch's shape),
    under ``prange`` when the batch is large enough, each part into its own
@@ -46,6 +47,7 @@ from .._specialize import specialize
 from ..losses._rows import (MAX_PARTS, merge_parts, part_function, row_partition, scale, store,
                             work_per_row)
 from ..schedules import schedule_value
+from .data import gather_rows
 from .rules import prepare_grad, rule_constants, rule_loop
 
 
@@ -59,14 +61,13 @@ def max_parts(batch, work):
 def _epoch(w, X, y, sw, hyper, order, start, stop, batch_size, xbuf, ybuf, sbuf, grad,
            rule, h, s0, s1, s2, sc, kc, spec, t, acc_out):
     size = w.size
-    d = X.shape[1]
     gather = order.size > 0
     weighted = sw.size > 0
     accumulate = acc_out.size > 0
     work = work_per_row(X, w)
     alloc = max_parts(min(batch_size, max(stop - start, 1)), work)
     acc = np.empty((alloc, size))
-    lsum = np.zeros(alloc)
+    lsum = np.empty(alloc)  # not zeros: in a parallel function that is a parallel region
     g64 = np.empty(size)
     total = 0.0
     skipped = 0
@@ -75,15 +76,7 @@ def _epoch(w, X, y, sw, hyper, order, start, stop, batch_size, xbuf, ybuf, sbuf,
         e = min(stop, a + batch_size)
         m = e - a
         if gather:
-            for r in range(m):
-                i = order[a + r]
-                src = X[i]
-                dst = xbuf[r]
-                for j in range(d):
-                    dst[j] = src[j]
-                ybuf[r] = y[i]
-                if weighted:
-                    sbuf[r] = sw[i]
+            gather_rows(X, y, sw, order[a:e], xbuf, ybuf, sbuf)
             xb = xbuf[:m]
             yb = ybuf[:m]
             sb = sbuf[:m] if weighted else sbuf[:0]

@@ -23,7 +23,7 @@ def sum_of_squares(x):
     """
     n = x.size
     nc = n_chunks(n)
-    partial = np.zeros(nc, dtype=np.float64)
+    partial = np.empty(nc, dtype=np.float64)
     for c in prange(nc):
         # a view per chunk: loops over views vectorise (see fastgd/_numba.py)
         partial[c] = _sum_of_squares_1(x[c * CHUNK:min(n, (c + 1) * CHUNK)])
@@ -38,7 +38,7 @@ def all_finite(x):
     """True when no element of x is NaN or +-inf."""
     n = x.size
     nc = n_chunks(n)
-    bad = np.zeros(nc, dtype=np.int64)
+    bad = np.empty(nc, dtype=np.int64)
     for c in prange(nc):
         # a count, not an early exit, so the loop vectorises. (Tricks such as
         # summing x - x are folded to 0 under the 'reassoc' flag.)
@@ -47,7 +47,10 @@ def all_finite(x):
         for i in range(xs.size):
             k += not np.isfinite(xs[i])
         bad[c] = k
-    return bad.sum() == 0
+    for c in range(nc):
+        if bad[c]:
+            return False
+    return True
 
 
 @jit_parallel
@@ -73,7 +76,7 @@ def clip_by_global_norm_(x, max_norm):
     """
     n = x.size
     nc = n_chunks(n)
-    partial = np.zeros(nc, dtype=np.float64)
+    partial = np.empty(nc, dtype=np.float64)
     for c in prange(nc):
         partial[c] = _sum_of_squares_1(x[c * CHUNK:min(n, (c + 1) * CHUNK)])
     total = 0.0

@@ -137,7 +137,7 @@ def _objective_kernel(w, X, y, sw, hyper, grad):
     size = w.size
     parts, per = row_partition(n, work_per_row(X, w))
     acc = np.empty((parts, size))
-    lsum = np.zeros(parts)
+    lsum = np.empty(parts)  # not zeros: in a parallel function that is a parallel region
     # the same parts either way: serial and parallel give identical bits
     if n * work_per_row(X, w) > PARALLEL_THRESHOLD and parts > 1:
         for p in prange(parts):
