@@ -240,6 +240,59 @@ def test_interrupted_epoch_is_undone(monkeypatch):
         assert np.array_equal(opt.state[k], v)
 
 
+def _small_batch_trainer(X, seed=0):
+    w = np.zeros(X.shape[1] + 1, np.float32)
+    opt = fastgd.Adam(w, lr=0.01)
+    # blocks of 64 rows: many blocks, so the helper thread fills most of them
+    return Trainer(linear_rows, hyper_array(0, 0, 1, loss="logistic"), opt, 8, "full",
+                   np.random.default_rng(seed), block_bytes=64 * X.shape[1] * 4)
+
+
+def test_gather_thread_gives_the_same_bits():
+    import numba
+    X, y = _data(n=3000, dtype=np.float32)
+    overlapped = _small_batch_trainer(X)
+    assert overlapped._overlap(X, 8) == (numba.get_num_threads() > 1)
+    for _ in range(2):
+        overlapped.run_epoch(X, y, NO_WEIGHTS[np.float32])
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        inline = _small_batch_trainer(X)
+        assert not inline._overlap(X, 8)
+        for _ in range(2):
+            inline.run_epoch(X, y, NO_WEIGHTS[np.float32])
+    finally:
+        numba.set_num_threads(before)
+    assert np.array_equal(overlapped.params, inline.params)
+
+
+def test_interrupt_joins_the_gather_thread(monkeypatch):
+    X, y = _data(n=3000, dtype=np.float32)
+    tr = _small_batch_trainer(X)
+    tr.run_epoch(X, y, NO_WEIGHTS[np.float32])
+    snap = tr.params.copy()
+    calls = []
+    real = tr._epoch
+
+    def interrupted(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(tr, "_epoch", interrupted)
+    try:
+        tr.run_epoch(X, y, NO_WEIGHTS[np.float32])
+    except KeyboardInterrupt:
+        # checked while the traceback (and so the epoch's frames) is still alive
+        alive = [t for t in threading.enumerate() if t.name.startswith("fastgd-fill")]
+    else:
+        pytest.fail("the interrupt did not propagate")
+    assert not alive
+    assert np.array_equal(tr.params, snap)
+
+
 def test_second_run_with_same_dtypes_does_not_compile():
     X, y = _data(n=100, dtype=np.float32)
     _fit_trainer(X, y, 8, "full", epochs=1)

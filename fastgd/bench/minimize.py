@@ -85,6 +85,22 @@ def run_python_loop(x0, maxiter=N_ITER):
     return f
 
 
+def run_numpy_loop(x0, maxiter=N_ITER, beta1=0.9, beta2=0.999, eps=1e-8):
+    """The loop as written without fastgd: NumPy gradient and NumPy Adam (PyTorch's form)."""
+    x = x0.copy()
+    m = np.zeros_like(x)
+    v = np.zeros_like(x)
+    for t in range(1, maxiter + 1):
+        g = rosen_grad_numpy(x)
+        m += (1.0 - beta1) * (g - m)
+        v *= beta2
+        v += (1.0 - beta2) * g * g
+        denom = np.sqrt(v) / np.sqrt(1.0 - beta2 ** t) + eps
+        x -= LR / (1.0 - beta1 ** t) * m / denom
+        f = rosen_numpy(x)
+    return f
+
+
 def run_torch(torch, x0, autograd, maxiter=N_ITER):
     x = torch.tensor(x0, requires_grad=autograd)
     opt = torch.optim.Adam([x], lr=LR)
@@ -131,6 +147,8 @@ def adam_run_rows(repeat):
     f, t = _measure(lambda: run_python_loop(x0), repeat)
     rows.append(Row("minimize", task, "python loop, numpy grad", t,
                     f"final f {f:.6g}; fastgd.Adam.step per iteration"))
+    f, t = _measure(lambda: run_numpy_loop(x0), repeat)
+    rows.append(Row("minimize", task, "python loop, numpy grad + Adam", t, f"final f {f:.6g}"))
     torch = optional("torch")
     if torch is None:
         return rows + [Row("minimize", task, "torch", float("nan"), "skipped: torch not installed")]

@@ -2,6 +2,7 @@
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 
 import numpy as np
@@ -235,17 +236,19 @@ class Trainer:
         empty_idx = np.empty(0, dtype=np.int64)
         loss_sum = 0.0
         skipped = 0
-        for a, xb, yb, sb in self._filled_blocks(X, y, sw, order, block_rows, overlap):
-            m = xb.shape[0]
-            with guard():
-                part, t, s, done = self._epoch(
-                    self.params, xb, yb, sb, self.hyper, empty_idx, 0, m, batch, nobuf,
-                    none, none, grad, p.rule, p.h, p.s0, p.s1, p.s2, p.sc, p.kc, p.spec, t,
-                    _NO_ACC)
-            if done != m:
-                raise DivergenceError(f"the loss became NaN or inf after {a + done} rows")
-            loss_sum += part
-            skipped += s
+        # closing: on an error or Ctrl-C the helper thread is joined before the buffers are reused
+        with closing(self._filled_blocks(X, y, sw, order, block_rows, overlap)) as blocks:
+            for a, xb, yb, sb in blocks:
+                m = xb.shape[0]
+                with guard():
+                    part, t, s, done = self._epoch(
+                        self.params, xb, yb, sb, self.hyper, empty_idx, 0, m, batch, nobuf,
+                        none, none, grad, p.rule, p.h, p.s0, p.s1, p.s2, p.sc, p.kc, p.spec, t,
+                        _NO_ACC)
+                if done != m:
+                    raise DivergenceError(f"the loss became NaN or inf after {a + done} rows")
+                loss_sum += part
+                skipped += s
         return loss_sum, t, skipped
 
     def _full_batch_blocks(self, X, y, sw, order, block_rows, grad, p, t):
