@@ -3,6 +3,8 @@
 * ``FASTMATH``: LLVM fast-math flags that allow vectorised reductions and
   fused multiply-adds but keep NaN and inf meaningful: no ``nnan``, no
   ``ninf`` (with them ``np.isnan`` can be optimised away, numba issue 9383).
+  ``FASTMATH_ORDERED`` also drops ``reassoc``, for arithmetic written in a
+  deliberate order.
 * In a ``parallel=True`` function numba turns ``np.zeros``, ``np.ones``,
   array expressions and reductions such as ``a.sum()`` into parallel loops of
   their own, so the function opens a parallel region on every call, even when
@@ -45,6 +47,12 @@ from numba import njit, types
 from numba.extending import intrinsic, overload
 
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+
+# Without "reassoc": for arithmetic whose rounding must happen in the order
+# written (fastgd.losses._vecmath: (x + 1.5 * 2**52) - 1.5 * 2**52 rounds x
+# to an integer, which reassociation folds back to x). Loops without
+# reductions still vectorise.
+FASTMATH_ORDERED = FASTMATH - {"reassoc"}
 
 PARALLEL_THRESHOLD = 131072
 CHUNK = 32768
@@ -114,3 +122,27 @@ def prefetch(typingctx, arr, index):
 
     return types.void(arr, index), codegen
 
+
+
+@intrinsic
+def bits_of(typingctx, x):
+    """The IEEE 754 bits of a float64, as an int64 (a bit cast, no conversion)."""
+    if x != types.float64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(x), codegen
+
+
+@intrinsic
+def float_of_bits(typingctx, bits):
+    """The float64 whose IEEE 754 bits are the int64 ``bits`` (a bit cast)."""
+    if bits != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(bits), codegen

@@ -10,8 +10,10 @@ numba compiles and caches it like any module-level function: one cache file
 per binding, found again by the next process.
 
 Caveat, as for every cached numba function: the cache notices changes to the
-template's own source file, not to the bound functions. Bind only functions
-of fastgd (or delete ``__pycache__`` after editing yours).
+template's own source file, not to the bound functions or anything they
+call. After editing one, delete the caches (``find fastgd -name "*.nb[ic]"
+-delete``); ``tests/conftest.py`` does so when a source is newer than them.
+Bind only functions of fastgd: a user's function could change unnoticed.
 """
 
 import re

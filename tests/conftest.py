@@ -1,5 +1,28 @@
+import pathlib
+
 import numpy as np
 import pytest
+
+import fastgd
+
+
+def pytest_sessionstart(session):
+    """Drop numba's on-disk caches of fastgd when any of its sources is newer.
+
+    numba checks only the file of the function it caches, not the files of the
+    functions that function calls: after an edit to, say, ``losses/logistic.py``
+    the cached fused epoch (``engine/epoch.py``) still holds the old loss, and
+    the tests would test old code. A fresh install has no caches, so this only
+    matters in a working copy.
+    """
+    root = pathlib.Path(fastgd.__file__).parent
+    caches = list(root.rglob("*.nbi")) + list(root.rglob("*.nbc"))
+    if not caches:
+        return
+    newest_source = max(p.stat().st_mtime for p in root.rglob("*.py"))
+    if any(p.stat().st_mtime < newest_source for p in caches):
+        for p in caches:
+            p.unlink(missing_ok=True)
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ Both ways give the same batches, bit for bit, for the same seed and mode.
 """
 
 import mmap
+import threading
 
 import numpy as np
 
@@ -93,26 +94,64 @@ def iter_blocks(n, order, block_rows):
         yield a, min(total, a + block_rows)
 
 
-def fill_block(X, y, sw, order, a, b, out):
-    """Positions a..b of the epoch's row sequence, copied: ``(xb, yb, sb)``.
+class BlockFill:
+    """Copies positions a..b of the epoch's row sequence into a block, piece by piece.
 
-    ``xb`` is ``out[:b - a]``. ``yb`` and ``sb`` are contiguous, views when
-    the rows are in order. ``sw`` may be empty (unit weights), and ``sb`` is
-    then ``sw``. Shuffled rows of an in-memory X go through the compiled
-    :func:`gather_rows` (it releases the GIL), others through ``np.take``.
+    ``xb`` is ``out[:b - a]``; ``yb`` and ``sb`` are views of y and sw when the
+    rows are in order, else new arrays (``sb`` is ``sw`` itself for unit
+    weights). :meth:`run` copies pieces until none is left, and two threads
+    may run it at once: a helper thread takes pieces from the front, the
+    caller from the back, so neither waits while the other still has work.
+    Shuffled rows of an in-memory X go through the compiled
+    :func:`gather_rows` (it releases the GIL), others through NumPy.
     """
-    xb = out[:b - a]
-    if order is None:
-        np.copyto(xb, X[a:b])
-        return xb, y[a:b], (sw[a:b] if sw.size else sw)
-    idx = order[a:b]
-    if is_direct(X):
-        yb = np.empty(b - a, dtype=y.dtype)
-        sb = np.empty(b - a, dtype=sw.dtype) if sw.size else sw
-        gather_rows(X, y, sw, idx, xb, yb, sb)
-        return xb, yb, sb
-    np.take(X, idx, axis=0, out=xb)
-    return xb, y[idx], (sw[idx] if sw.size else sw)
+
+    def __init__(self, X, y, sw, order, a, b, out, pieces=1):
+        m = b - a
+        self.X, self.y, self.sw, self.a = X, y, sw, a
+        self.xb = out[:m]
+        if order is None:
+            self.idx = None
+            self.yb = y[a:b]
+            self.sb = sw[a:b] if sw.size else sw
+        else:
+            self.idx = order[a:b]
+            self.yb = np.empty(m, dtype=y.dtype)
+            self.sb = np.empty(m, dtype=sw.dtype) if sw.size else sw
+        self.direct = is_direct(X)
+        step = max(1, -(-m // max(1, pieces)))
+        self.cuts = list(range(0, m, step)) + [m]
+        self.front, self.back = 0, len(self.cuts) - 1
+        self.lock = threading.Lock()
+
+    def run(self, from_front=True):
+        """Copy pieces (from the front or the back) until none is left."""
+        while True:
+            with self.lock:
+                if self.front >= self.back:
+                    return
+                if from_front:
+                    i = self.front
+                    self.front += 1
+                else:
+                    self.back -= 1
+                    i = self.back
+            self._copy(self.cuts[i], self.cuts[i + 1])
+
+    def _copy(self, lo, hi):
+        X, y, sw, xb, yb, sb = self.X, self.y, self.sw, self.xb, self.yb, self.sb
+        if self.idx is None:
+            np.copyto(xb[lo:hi], X[self.a + lo:self.a + hi])
+            return
+        idx = self.idx[lo:hi]
+        weights = sb[lo:hi] if sw.size else sw
+        if self.direct:
+            gather_rows(X, y, sw, idx, xb[lo:hi], yb[lo:hi], weights)
+            return
+        np.take(X, idx, axis=0, out=xb[lo:hi])
+        np.take(y, idx, out=yb[lo:hi])
+        if sw.size:
+            np.take(sw, idx, out=weights)
 
 
 ROWS_AHEAD = 8  # how far ahead gather_rows prefetches: 8 rows gave 0.056 s, none 0.073 s per 1M rows
