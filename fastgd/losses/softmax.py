@@ -4,13 +4,29 @@ import math
 
 import numpy as np
 
-from .._numba import cast_like, jit
+from .._numba import FASTMATH_ORDERED, cast_like, jit
 from ._rows import EXTRA, N_INTERCEPTS, objective_kernel
+from ._vecmath import exp_nonpositive
+from .linear import FLUSH
+
+
+@jit(fastmath=set(FASTMATH_ORDERED))
+def _exps_below(z, zmax):
+    """z[k] = exp(z[k] - zmax) for z[k] <= zmax, in a loop that vectorises (see ``_vecmath``)."""
+    for k in range(z.size):
+        z[k] = exp_nonpositive(z[k] - zmax)
 
 
 @jit
 def softmax_rows(w, X, y, sw, hyper, g):
-    """Serial rows of the softmax cross-entropy (see :data:`softmax_kernel`)."""
+    """Serial rows of the softmax cross-entropy (see :data:`softmax_kernel`).
+
+    One exp per logit: p_ik = e_ik / s_i with e_ik = exp(z_ik - max_k z_ik)
+    and s_i their sum (so the loss's logsumexp and the probabilities share
+    them). The terms (p_ik - [y_i = k]) x_i are summed in X's dtype for
+    ``FLUSH`` rows at a time, then added to the float64 ``g``, as in
+    :func:`fastgd.losses.linear.linear_rows`.
+    """
     n, d = X.shape
     n_classes = int(hyper[EXTRA])
     n_coef = n_classes * d
@@ -18,6 +34,7 @@ def softmax_rows(w, X, y, sw, hyper, g):
     weighted = sw.size > 0
     zero = cast_like(0.0, X)
     z = np.empty(n_classes)
+    local = np.zeros((n_classes, d), dtype=X.dtype)
     total = 0.0
     for i in range(n):
         x = X[i]
@@ -32,23 +49,33 @@ def softmax_rows(w, X, y, sw, hyper, g):
                 zk += np.float64(w[n_coef + k])
             z[k] = zk
             zmax = max(zmax, zk)
+        c = int(y[i])
+        gap = zmax - z[c]                  # >= 0; exact even where exp(-gap) underflows
+        _exps_below(z, zmax)              # z now holds e_ik
         s = 0.0
         for k in range(n_classes):
-            s += math.exp(z[k] - zmax)
-        lse = zmax + math.log(s)
-        c = int(y[i])
+            s += z[k]
         weight = np.float64(sw[i]) if weighted else 1.0
-        total += weight * (lse - z[c])
+        # logsumexp_k z_ik - z_ic = (zmax + log s) - z_ic
+        total += weight * (gap + math.log(s))
+        inv = weight / s
         for k in range(n_classes):
-            r = math.exp(z[k] - lse)
+            r = z[k] * inv
             if k == c:
-                r -= 1.0
-            r *= weight
-            gk = g[k * d:(k + 1) * d]
-            for j in range(d):
-                gk[j] += r * x[j]
+                r -= weight
             if fit_intercept:
                 g[n_coef + k] += r
+            rr = cast_like(r, X)
+            lk = local[k]
+            for j in range(d):
+                lk[j] += rr * x[j]
+        if (i + 1) % FLUSH == 0 or i == n - 1:
+            for k in range(n_classes):
+                lk = local[k]
+                gk = g[k * d:(k + 1) * d]
+                for j in range(d):
+                    gk[j] += lk[j]
+                    lk[j] = zero
     return total
 
 
