@@ -2,16 +2,19 @@
 
 Two ways to feed the compiled epoch:
 
-* **direct**: X is an in-memory, C-contiguous, writeable array. One compiled
-  call per epoch; batches are views of X (no shuffle) or gathered by a row
-  order into a contiguous batch buffer (shuffle).
-* **blocks**: anything else, above all a ``numpy.memmap`` larger than memory,
-  and read-only or Fortran-ordered arrays. Rows are copied block by block
-  (``block_rows`` rows, a multiple of the batch size, so no batch straddles
-  two blocks) into one reused C-contiguous buffer, one compiled call per
-  block. After a block is used, the pages it read from a memmap are handed
-  back to the OS (``madvise(MADV_DONTNEED)``), so resident memory stays about
-  one block, not the file. The caller's array is only read.
+* **direct**: X is an in-memory, C-contiguous, writeable array and the rows
+  go in order: one compiled call per epoch, batches are views of X.
+* **blocks**: everything else: shuffled rows, a ``numpy.memmap`` larger than
+  memory, read-only or Fortran-ordered arrays. Rows are copied block by
+  block (``block_rows`` rows, a multiple of the batch size, so no batch
+  straddles two blocks) into a reused C-contiguous buffer
+  (:class:`BlockFill`), one compiled call per block. Shuffled rows of an
+  in-memory X are gathered by the compiled :func:`gather_rows`; when the
+  epoch itself runs on one thread, a helper thread fills the next block
+  while this one trains (:meth:`fastgd.engine.Trainer._filled_blocks`).
+  After a block is filled, the pages it read from a memmap are handed back
+  to the OS (``madvise(MADV_DONTNEED)``), so resident memory stays about a
+  block or two, not the file. The caller's array is only read.
 
 Shuffle modes (what an epoch's sequence of rows is, statistically):
 
