@@ -299,10 +299,13 @@ def test_second_run_with_same_dtypes_does_not_compile():
     from fastgd.engine.epoch import make_epoch
     from fastgd.losses import linear_penalty
     epoch = make_epoch(linear_rows, linear_penalty)
-    n_sigs = len(epoch.signatures)
+    from fastgd.engine.data import gather_rows
+    from fastgd.engine.shuffle import shuffle_
+    counts = [len(f.signatures) for f in (epoch, gather_rows, shuffle_)]
     _fit_trainer(X, y, 16, "none", epochs=1)
     _fit_trainer(X[:50].copy(), y[:50].copy(), None, "full", epochs=1)
-    assert len(epoch.signatures) == n_sigs
+    _fit_trainer(X[:60].copy(), y[:60].copy(), 4, "full", epochs=2)
+    assert [len(f.signatures) for f in (epoch, gather_rows, shuffle_)] == counts
 
 
 def test_workqueue_layer_serialises_compiled_calls(monkeypatch):
