@@ -16,13 +16,16 @@ def pytest_sessionstart(session):
     matters in a working copy.
     """
     root = pathlib.Path(fastgd.__file__).parent
-    caches = list(root.rglob("*.nbi")) + list(root.rglob("*.nbc"))
-    if not caches:
-        return
-    newest_source = max(p.stat().st_mtime for p in root.rglob("*.py"))
-    if any(p.stat().st_mtime < newest_source for p in caches):
-        for p in caches:
-            p.unlink(missing_ok=True)
+    try:
+        caches = list(root.rglob("*.nbi")) + list(root.rglob("*.nbc"))
+        if not caches:
+            return
+        newest_source = max(p.stat().st_mtime for p in root.rglob("*.py"))
+        if any(p.stat().st_mtime < newest_source for p in caches):
+            for p in caches:
+                p.unlink(missing_ok=True)
+    except OSError:  # a read-only install: its caches came with it
+        pass
 
 
 @pytest.fixture
