@@ -227,6 +227,11 @@ class PageReleaser:
         self.mm, self.base, self.lo, self.span = mm, base, lo, span
         self.row_bytes = X.strides[0] if X.flags.c_contiguous else 0
 
+    def release_rows(self, rows):
+        """Release the span of the rows ``rows`` (an index array) were read from."""
+        if self.mm is not None and rows.size:
+            self.release(int(rows.min()), int(rows.max()) + 1)
+
     def release(self, first_row=None, last_row=None):
         """Release rows first_row..last_row (for C order), else the whole array's range."""
         if self.mm is None:

@@ -21,6 +21,12 @@ _NO_ACC = np.empty(0, dtype=np.float64)
 FILL_PIECES = 4  # pieces per block, shared between the helper thread and the caller
 
 
+def _no_gather(X):
+    """The epoch's gather arguments when its rows are contiguous: no order, empty buffers."""
+    return (np.empty(0, dtype=np.int64), np.empty((0, X.shape[1]), dtype=X.dtype),
+            np.empty(0, dtype=X.dtype))
+
+
 class DivergenceError(ValueError):
     """The loss or the parameters became NaN or inf: the learning rate is too large
     for the data's scale. The parameters are those of the last completed epoch."""
@@ -166,9 +172,7 @@ class Trainer:
             block_rows = block_rows_for(X, 1, self.block_bytes)
             loss_sum, t, skipped = self._full_batch_blocks(X, y, sw, order, block_rows, grad, p, t)
         elif direct and order is None:
-            no_idx = np.empty(0, dtype=np.int64)
-            xbuf = np.empty((0, d), dtype=X.dtype)
-            ybuf = np.empty(0, dtype=X.dtype)
+            no_idx, xbuf, ybuf = _no_gather(X)
             with guard():
                 loss_sum, t, skipped, done = self._epoch(
                     opt.params, X, y, sw, self.hyper, no_idx, 0, m, batch, xbuf, ybuf, ybuf, grad,
@@ -222,8 +226,8 @@ class Trainer:
             a, b = spans[k]
             if order is None:
                 release.release(a, b)
-            else:
-                release.release(int(order[a:b].min()), int(order[a:b].max()) + 1)
+            else:  # min and max of the rows only where there is a memmap to release
+                release.release_rows(order[a:b])
             return a, fill.xb, fill.yb, fill.sb
 
         if not overlap:
@@ -246,9 +250,7 @@ class Trainer:
                 yield filled(k, current)
 
     def _blocks(self, X, y, sw, order, block_rows, batch, grad, p, t, overlap=False):
-        nobuf = np.empty((0, X.shape[1]), dtype=X.dtype)
-        none = np.empty(0, dtype=X.dtype)
-        empty_idx = np.empty(0, dtype=np.int64)
+        empty_idx, nobuf, none = _no_gather(X)
         loss_sum = 0.0
         skipped = 0
         # closing: on an error or Ctrl-C the helper thread is joined before the buffers are reused
@@ -271,9 +273,7 @@ class Trainer:
         # of every block (accumulate mode), then the penalty and one update
         m = X.shape[0] if order is None else order.size
         acc = np.zeros(grad.size)
-        nobuf = np.empty((0, X.shape[1]), dtype=X.dtype)
-        none = np.empty(0, dtype=X.dtype)
-        empty_idx = np.empty(0, dtype=np.int64)
+        empty_idx, nobuf, none = _no_gather(X)
         loss_sum = 0.0
         for _, xb, yb, sb in self._filled_blocks(X, y, sw, order, block_rows):
             k = xb.shape[0]
