@@ -72,6 +72,19 @@ def test_matches_reference_float64(name, weighted, fit_intercept):
     np.testing.assert_allclose(g, want_g, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("n, d", [(1, 1), (3, 7), (66, 100), (131, 33)])
+@pytest.mark.parametrize("name", ["squared_error", "huber", "logistic", "hinge"])
+def test_block_edges_match_reference(name, n, d):
+    # linear_rows takes rows in blocks of 64 and four at a time: partial
+    # blocks, leftover rows and short feature vectors go through other loops
+    X, y, sw = _problem(name, n=n, d=d, seed=n)
+    w = _w(name, d, True, np.float64)
+    f, g = _call(name, w, X, y, sample_weight=sw)
+    want_f, want_g = ref_loss(name, w, X, y, sw, 0.0, 0.0, True, _extra(name))
+    assert f == pytest.approx(want_f, rel=1e-12)
+    np.testing.assert_allclose(g, want_g, rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("name", LOSSES)
 def test_gradient_matches_finite_differences(name):
     X, y, sw = _problem(name, n=200)
