@@ -95,10 +95,15 @@ def machine_line():
 
 
 def format_table(rows):
-    lines = [f"{'section':<9}{'task':<44}{'impl':<26}{'seconds':>12}{'peer/fastgd':>13}  note"]
+    # columns as wide as their longest entry, so long task names stay readable
+    task_w = max([len("task")] + [len(r.task) for r in rows]) + 2
+    impl_w = max([len("impl")] + [len(r.impl) for r in rows]) + 2
+    lines = [f"{'section':<9}{'task':<{task_w}}{'impl':<{impl_w}}{'seconds':>12}"
+             f"{'peer/fastgd':>13}  note"]
     for r in rows:
         ratio = "" if r.ratio != r.ratio else f"{r.ratio:.2f}x"
-        lines.append(f"{r.section:<9}{r.task:<44}{r.impl:<26}{r.seconds:>12.6f}{ratio:>13}  {r.note}")
+        lines.append(f"{r.section:<9}{r.task:<{task_w}}{r.impl:<{impl_w}}{r.seconds:>12.6f}"
+                     f"{ratio:>13}  {r.note}")
     return "\n".join(lines)
 
 
