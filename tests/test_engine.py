@@ -293,6 +293,40 @@ def test_interrupt_joins_the_gather_thread(monkeypatch):
     assert np.array_equal(tr.params, snap)
 
 
+def test_error_on_the_gather_thread_reaches_the_caller(monkeypatch):
+    # an error while the helper fills a block must not leave the caller waiting
+    from fastgd.engine import data
+    X, y = _data(n=3000, dtype=np.float32)
+    tr = _small_batch_trainer(X)
+    if not tr._overlap(X, 8):
+        pytest.skip("one numba thread: no helper thread")
+    tr.run_epoch(X, y, NO_WEIGHTS[np.float32])
+    snap = tr.params.copy()
+    real = data.BlockFill._copy
+
+    def failing(self, lo, hi):
+        if threading.current_thread().name == "fastgd-fill":
+            raise MemoryError("no room for the block")
+        return real(self, lo, hi)
+
+    monkeypatch.setattr(data.BlockFill, "_copy", failing)
+    with pytest.raises(RuntimeError, match="helper thread") as info:
+        tr.run_epoch(X, y, NO_WEIGHTS[np.float32])
+    assert isinstance(info.value.__cause__, MemoryError)
+    assert not [t for t in threading.enumerate() if t.name.startswith("fastgd-fill")]
+    assert np.array_equal(tr.params, snap)
+
+
+def test_block_pieces_hold_whole_batches():
+    from fastgd.engine.data import BlockFill
+    X = np.zeros((1000, 3), np.float32)
+    y = np.zeros(1000, np.float32)
+    fill = BlockFill(X, y, y[:0], None, 0, 1000, np.empty_like(X), pieces=3, align=64)
+    assert fill.cuts == [0, 384, 768, 1000]
+    fill.run()
+    assert fill.ready(0) == 1000 and fill.ready(384) == 1000
+
+
 def test_second_run_with_same_dtypes_does_not_compile():
     X, y = _data(n=100, dtype=np.float32)
     _fit_trainer(X, y, 8, "full", epochs=1)

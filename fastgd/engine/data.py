@@ -11,7 +11,7 @@ Two ways to feed the compiled epoch:
   (:class:`BlockFill`), one compiled call per block. Shuffled rows of an
   in-memory X are gathered by the compiled :func:`gather_rows`; when the
   epoch itself runs on one thread, a helper thread fills the next block
-  while this one trains (:meth:`fastgd.engine.Trainer._filled_blocks`).
+  while this one trains (:class:`FillAhead`).
   After a block is filled, the pages it read from a memmap are handed back
   to the OS (``madvise(MADV_DONTNEED)``), so resident memory stays about a
   block or two, not the file. The caller's array is only read.
@@ -102,14 +102,18 @@ class BlockFill:
 
     ``xb`` is ``out[:b - a]``; ``yb`` and ``sb`` are views of y and sw when the
     rows are in order, else new arrays (``sb`` is ``sw`` itself for unit
-    weights). :meth:`run` copies pieces until none is left, and two threads
-    may run it at once: a helper thread takes pieces from the front, the
-    caller from the back, so neither waits while the other still has work.
-    Shuffled rows of an in-memory X go through the compiled
-    :func:`gather_rows` (it releases the GIL), others through NumPy.
+    weights). The block is cut into ``pieces`` pieces of whole multiples of
+    ``align`` rows (a batch never straddles two pieces). :meth:`run` copies
+    pieces until none is left, and two threads may run it at once: a helper
+    thread takes pieces from the front, the caller from the back, so neither
+    waits while the other still has work. :meth:`ready` waits for a piece and
+    tells how far the copied rows reach, so the caller can train on the front
+    of the block while the helper finishes a later piece. Shuffled rows of an
+    in-memory X go through the compiled :func:`gather_rows` (it releases the
+    GIL), others through NumPy.
     """
 
-    def __init__(self, X, y, sw, order, a, b, out, pieces=1):
+    def __init__(self, X, y, sw, order, a, b, out, pieces=1, align=1):
         m = b - a
         self.X, self.y, self.sw, self.a = X, y, sw, a
         self.xb = out[:m]
@@ -123,15 +127,19 @@ class BlockFill:
             self.sb = np.empty(m, dtype=sw.dtype) if sw.size else sw
         self.direct = is_direct(X)
         step = max(1, -(-m // max(1, pieces)))
+        step = -(-step // align) * align
         self.cuts = list(range(0, m, step)) + [m]
         self.front, self.back = 0, len(self.cuts) - 1
-        self.lock = threading.Lock()
+        self.done = [False] * (len(self.cuts) - 1)
+        self.cond = threading.Condition()
+        self.cancelled = False
+        self.error = None
 
     def run(self, from_front=True):
         """Copy pieces (from the front or the back) until none is left."""
         while True:
-            with self.lock:
-                if self.front >= self.back:
+            with self.cond:
+                if self.front >= self.back or self.cancelled:
                     return
                 if from_front:
                     i = self.front
@@ -139,7 +147,35 @@ class BlockFill:
                 else:
                     self.back -= 1
                     i = self.back
-            self._copy(self.cuts[i], self.cuts[i + 1])
+            try:
+                self._copy(self.cuts[i], self.cuts[i + 1])
+            except BaseException as exc:
+                with self.cond:
+                    self.error = exc
+                    self.cond.notify_all()
+                raise
+            with self.cond:
+                self.done[i] = True
+                self.cond.notify_all()
+
+    def ready(self, pos):
+        """Wait until the piece that starts at position ``pos`` is copied; return
+        the end of the copied pieces from there on."""
+        i = self.cuts.index(pos)
+        with self.cond:
+            while not self.done[i]:
+                if self.error is not None:
+                    raise RuntimeError("filling a block failed on the helper thread") \
+                        from self.error
+                self.cond.wait()
+            while i < len(self.done) and self.done[i]:
+                i += 1
+        return self.cuts[i]
+
+    def cancel(self):
+        """Claim no more pieces (pieces already being copied finish)."""
+        with self.cond:
+            self.cancelled = True
 
     def _copy(self, lo, hi):
         X, y, sw, xb, yb, sb = self.X, self.y, self.sw, self.xb, self.yb, self.sb
@@ -155,6 +191,75 @@ class BlockFill:
         np.take(y, idx, out=yb[lo:hi])
         if sw.size:
             np.take(sw, idx, out=weights)
+
+
+class FillAhead:
+    """A helper thread that fills an epoch's blocks ahead of the caller.
+
+    ``make_fill(k)`` returns the :class:`BlockFill` of block k, into buffer
+    ``k % n_buffers``. The helper starts block k as soon as the caller has
+    released block ``k - n_buffers`` (the previous user of that buffer) and
+    copies pieces of it from the front; it never waits for the caller
+    otherwise. The caller takes :meth:`block` k, copies what is left of it
+    from the back, trains on it piece by piece (:meth:`BlockFill.ready`), and
+    then :meth:`release` it. One thread for the whole epoch: handing each
+    block to a thread pool cost about 60 us of wake-up a block, and the
+    caller waited for the helper's last piece of every block.
+    """
+
+    def __init__(self, make_fill, n_blocks, n_buffers=2):
+        self.make_fill = make_fill
+        self.fills = [None] * n_blocks
+        self.n_buffers = n_buffers
+        self.released = 0
+        self.stopped = False
+        self.error = None
+        self.cond = threading.Condition()
+        self.thread = threading.Thread(target=self._work, name="fastgd-fill", daemon=True)
+        self.thread.start()
+
+    def _work(self):
+        try:
+            for k in range(len(self.fills)):
+                with self.cond:
+                    while k >= self.released + self.n_buffers and not self.stopped:
+                        self.cond.wait()
+                    if self.stopped:
+                        return
+                    fill = self.fills[k] = self.make_fill(k)
+                    self.cond.notify_all()
+                fill.run()
+        except BaseException as exc:  # handed to the caller by block() and BlockFill.ready()
+            with self.cond:
+                self.error = exc
+                self.cond.notify_all()
+
+    def block(self, k):
+        """The BlockFill of block k, once the helper has started it."""
+        with self.cond:
+            while self.fills[k] is None:
+                if self.error is not None:
+                    raise RuntimeError("filling a block failed on the helper thread") \
+                        from self.error
+                self.cond.wait()
+            return self.fills[k]
+
+    def release(self, k):
+        """The caller is done with block k: its buffer may be filled again."""
+        with self.cond:
+            self.released = k + 1
+            self.fills[k] = None
+            self.cond.notify_all()
+
+    def close(self):
+        """Stop the helper after the piece it is copying, and join it."""
+        with self.cond:
+            self.stopped = True
+            for fill in self.fills:
+                if fill is not None:
+                    fill.cancel()
+            self.cond.notify_all()
+        self.thread.join()
 
 
 ROWS_AHEAD = 16  # how far ahead gather_rows prefetches (8 to 24 rows all did the same)

@@ -1,7 +1,6 @@
 """The epoch driver: Python loops over epochs (and blocks), compiled code does the rest."""
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
 
@@ -11,8 +10,8 @@ from numba import get_num_threads
 from .._numba import PARALLEL_THRESHOLD
 from ..losses._rows import linear_penalty, row_partition, work_per_row
 from ._threads import guard
-from .data import (DEFAULT_BLOCK_BYTES, BlockFill, PageReleaser, SHUFFLE_MODES, block_rows_for,
-                   is_direct, iter_blocks, row_order)
+from .data import (DEFAULT_BLOCK_BYTES, BlockFill, FillAhead, PageReleaser, SHUFFLE_MODES,
+                   block_rows_for, is_direct, iter_blocks, row_order)
 from .epoch import make_epoch
 from .rules import pack, unpack, update
 
@@ -201,15 +200,14 @@ class Trainer:
         serial_batches = batch * work <= PARALLEL_THRESHOLD or row_partition(batch, work)[0] == 1
         return get_num_threads() > 1 and w.size <= PARALLEL_THRESHOLD and serial_batches
 
-    def _filled_blocks(self, X, y, sw, order, block_rows, overlap=False):
-        """Yield (start, xb, yb, sb): consecutive blocks of the epoch's rows, copied.
+    def _filled_blocks(self, X, y, sw, order, block_rows, batch=1, overlap=False):
+        """Yield (start, xb, yb, sb): consecutive stretches of the epoch's rows, copied.
 
-        With ``overlap`` a helper thread fills block k + 1 into a second
-        buffer while the caller trains on block k; when the caller is done
-        first, it fills the rest of block k + 1 from the other end
-        (:class:`~fastgd.engine.data.BlockFill`). The compiled gather and
-        epoch both release the GIL, so they run at once. The blocks and their
-        contents are the same either way.
+        Without ``overlap`` each stretch is a whole block, filled in line.
+        With it a :class:`~fastgd.engine.data.FillAhead` helper thread fills
+        the next block while the caller trains on this one, and the
+        stretches are the block's pieces as they become ready (whole
+        batches). The rows and their order are the same either way.
         """
         d = X.shape[1]
         spans = list(iter_blocks(X.shape[0], order, block_rows))
@@ -220,41 +218,44 @@ class Trainer:
         def start(k):
             a, b = spans[k]
             return BlockFill(X, y, sw, order, a, b, buffers[k % len(buffers)],
-                             FILL_PIECES if overlap else 1)
+                             FILL_PIECES if overlap else 1, batch)
 
-        def filled(k, fill):
+        def done(k):
             a, b = spans[k]
             if order is None:
                 release.release(a, b)
             else:  # min and max of the rows only where there is a memmap to release
                 release.release_rows(order[a:b])
-            return a, fill.xb, fill.yb, fill.sb
 
         if not overlap:
-            for k in range(len(spans)):
+            for k, (a, _) in enumerate(spans):
                 fill = start(k)
                 fill.run()
-                yield filled(k, fill)
+                done(k)
+                yield a, fill.xb, fill.yb, fill.sb
             return
-        with ThreadPoolExecutor(1, thread_name_prefix="fastgd-fill") as pool:
-            if spans:
-                fill = start(0)
-                helper = pool.submit(fill.run)
-            for k in range(len(spans)):
+        ahead = FillAhead(start, len(spans), len(buffers))
+        try:
+            for k, (a, b) in enumerate(spans):
+                fill = ahead.block(k)
                 fill.run(from_front=False)      # take what the helper has not started
-                helper.result()
-                current = fill
-                if k + 1 < len(spans):  # the buffer of block k - 1, which the caller is done with
-                    fill = start(k + 1)
-                    helper = pool.submit(fill.run)
-                yield filled(k, current)
+                pos = 0
+                while pos < b - a:              # train on the front while the helper ends
+                    end = fill.ready(pos)
+                    sb = fill.sb[pos:end] if sw.size else sw
+                    yield a + pos, fill.xb[pos:end], fill.yb[pos:end], sb
+                    pos = end
+                done(k)
+                ahead.release(k)
+        finally:  # on an error or Ctrl-C the helper stops before the buffers are reused
+            ahead.close()
 
     def _blocks(self, X, y, sw, order, block_rows, batch, grad, p, t, overlap=False):
         empty_idx, nobuf, none = _no_gather(X)
         loss_sum = 0.0
         skipped = 0
         # closing: on an error or Ctrl-C the helper thread is joined before the buffers are reused
-        with closing(self._filled_blocks(X, y, sw, order, block_rows, overlap)) as blocks:
+        with closing(self._filled_blocks(X, y, sw, order, block_rows, batch, overlap)) as blocks:
             for a, xb, yb, sb in blocks:
                 m = xb.shape[0]
                 with guard():
