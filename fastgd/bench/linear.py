@@ -12,7 +12,10 @@ Rows:
 * one epoch of scikit-learn's ``SGDClassifier(loss="log_loss")`` with its
   default ``alpha`` and ``"optimal"`` rate (plain SGD, batch 1; each
   ``partial_fit`` converts float32 X to float64 first, included);
-* a read probe: X read once, the memory-bandwidth floor of an epoch.
+* a read probe: X read once, the memory-bandwidth floor of an epoch;
+* a gather probe: every row of X copied once in a random order, by two
+  threads (the shuffled gather alone, without training): the floor of a
+  shuffled epoch on this machine, bound by memory latency, not bandwidth.
 
 After the same number of epochs (``EPOCHS``) each model's mean log-loss on
 the training set is reported, so a faster-but-worse result shows.
@@ -35,6 +38,27 @@ def data(n=N, d=D, seed=0):
     coef = rng.standard_normal(d).astype(np.float32) / np.sqrt(d)
     y = (X @ coef + 0.3 * rng.standard_normal(n, dtype=np.float32) > 0).astype(np.float32)
     return X, y
+
+
+def gather_probe(X, y, seed=0):
+    """Seconds to copy every row of X once in a random order, two threads each half."""
+    from concurrent.futures import ThreadPoolExecutor
+    from ..engine.data import DEFAULT_BLOCK_BYTES, block_rows_for, gather_rows, row_order
+    order = row_order(None, X.shape[0], "full", np.random.default_rng(seed), 0)
+    block = block_rows_for(X, 1, DEFAULT_BLOCK_BYTES)
+    none = np.empty(0, dtype=X.dtype)
+
+    def copy_half(h):   # blocks h, h + 2, ...: as the trainer's two threads take them
+        xb, yb = np.empty((block, X.shape[1]), dtype=X.dtype), np.empty(block, dtype=y.dtype)
+        for a in range(h * block, order.size, 2 * block):
+            idx = order[a:a + block]
+            gather_rows(X, y, none, idx, xb[:idx.size], yb[:idx.size], none)
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(copy_half, (0, 1)))          # compile and warm up
+        t0 = time.perf_counter()
+        list(pool.map(copy_half, (0, 1)))
+        return time.perf_counter() - t0
 
 
 def log_loss(coef, intercept, X, y):
@@ -91,6 +115,7 @@ def linear_rows(n=N, epochs=EPOCHS):
     gb = X.nbytes / 1e9
     read_probe(X)
     t_probe = min(_timed(lambda: read_probe(X)) for _ in range(5))
+    t_gather = min(gather_probe(X, y, seed) for seed in range(3))
 
     fastgd_fit(X[:1000], y[:1000], 1)                       # compile outside the timing
     model, secs = fastgd_fit(X, y, epochs)
@@ -98,8 +123,8 @@ def linear_rows(n=N, epochs=EPOCHS):
     loss_fast = log_loss(model.coef_, model.intercept_, X, y)
     rows = [Row("linear", task, "fastgd", t_fast,
                 f"{n / t_fast / 1e6:.1f} M samples/s, {gb / t_fast:.1f} GB/s = "
-                f"{t_probe / t_fast:.0%} of the read limit; loss after {epochs} epochs "
-                f"{loss_fast:.5f}")]
+                f"{t_probe / t_fast:.0%} of the read limit, {t_gather / t_fast:.0%} of the "
+                f"gather limit; loss after {epochs} epochs {loss_fast:.5f}")]
     for mode in ("blocks", "none"):
         _, secs = fastgd_fit(X, y, 2, shuffle=mode)
         rows.append(Row("linear", f"LogReg Adam b{BATCH} shuffle={mode!r}, 1 epoch", "fastgd",
@@ -126,6 +151,8 @@ def linear_rows(n=N, epochs=EPOCHS):
                     f"{loss_s:.5f}"))
     rows.append(Row("linear", "read X once (probe)", "read probe", t_probe,
                     f"{gb / t_probe:.1f} GB/s"))
+    rows.append(Row("linear", "copy X's rows once, shuffled, 2 threads (probe)", "gather probe",
+                    t_gather, f"{gb / t_gather:.1f} GB/s, {n / t_gather / 1e6:.1f} M rows/s"))
     for r in rows:
         if r.task == task and r.impl != "fastgd":
             r.ratio = r.seconds / t_fast
