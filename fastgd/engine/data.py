@@ -11,7 +11,8 @@ Two ways to feed the compiled epoch:
   (:class:`BlockFill`), one compiled call per block. Shuffled rows of an
   in-memory X are gathered by the compiled :func:`gather_rows`; when the
   epoch itself runs on one thread, a helper thread fills the next block
-  while this one trains (:class:`FillAhead`).
+  while this one trains (:class:`FillAhead`), and the compiled epoch is
+  called once per ready stretch of whole batches instead.
   After a block is filled, the pages it read from a memmap are handed back
   to the OS (``madvise(MADV_DONTNEED)``), so resident memory stays about a
   block or two, not the file. The caller's array is only read.
