@@ -34,8 +34,9 @@ SQUARED, HUBER, LOGISTIC, HINGE = range(4)
 def pointwise_block(kind, z, y, sw, start, m, param, loss, dz):
     """loss[k] = s l(y, z[k]) and dz[k] = s dl/dz for k < m, y = y[start + k], s = sw[start + k] or 1.
 
-    One loop per kind, outside the loop, so that each loop can vectorise
-    (float64, 8 lanes with AVX-512): a branch on ``kind`` inside it would not.
+    One loop per kind, with the branch on ``kind`` outside the loops, so that
+    each loop can vectorise (float64, 8 lanes with AVX-512): a loop with
+    that branch inside would not.
     """
     if kind == LOGISTIC:
         logistic_block(z, y, start, m, loss, dz)
