@@ -253,18 +253,18 @@ def test_gather_thread_gives_the_same_bits():
     X, y = _data(n=3000, dtype=np.float32)
     overlapped = _small_batch_trainer(X)
     assert overlapped._overlap(X, 8) == (numba.get_num_threads() > 1)
-    for _ in range(2):
-        overlapped.run_epoch(X, y, NO_WEIGHTS[np.float32])
+    # the epoch's loss too: it sums the compiled calls' totals, one per piece
+    losses = [overlapped.run_epoch(X, y, NO_WEIGHTS[np.float32]).loss for _ in range(2)]
     before = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
         inline = _small_batch_trainer(X)
         assert not inline._overlap(X, 8)
-        for _ in range(2):
-            inline.run_epoch(X, y, NO_WEIGHTS[np.float32])
+        inline_losses = [inline.run_epoch(X, y, NO_WEIGHTS[np.float32]).loss for _ in range(2)]
     finally:
         numba.set_num_threads(before)
     assert np.array_equal(overlapped.params, inline.params)
+    assert losses == inline_losses
 
 
 def test_interrupt_joins_the_gather_thread(monkeypatch):
@@ -324,7 +324,7 @@ def test_block_pieces_hold_whole_batches():
     fill = BlockFill(X, y, y[:0], None, 0, 1000, np.empty_like(X), pieces=3, align=64)
     assert fill.cuts == [0, 384, 768, 1000]
     fill.run()
-    assert fill.ready(0) == 1000 and fill.ready(384) == 1000
+    assert fill.n_pieces == 3 and fill.wait_piece(1) == (384, 768)
 
 
 def test_second_run_with_same_dtypes_does_not_compile():

@@ -11,8 +11,9 @@ Two ways to feed the compiled epoch:
   (:class:`BlockFill`), one compiled call per block. Shuffled rows of an
   in-memory X are gathered by the compiled :func:`gather_rows`; when the
   epoch itself runs on one thread, a helper thread fills the next block
-  while this one trains (:class:`FillAhead`), and the compiled epoch is
-  called once per ready stretch of whole batches instead.
+  while this one trains (:class:`FillAhead`). Blocks are cut into pieces of
+  whole batches, and the compiled epoch runs once per piece, with or without
+  the helper, so the epoch's loss is summed in the same order either way.
   After a block is filled, the pages it read from a memmap are handed back
   to the OS (``madvise(MADV_DONTNEED)``), so resident memory stays about a
   block or two, not the file. The caller's array is only read.
@@ -107,9 +108,9 @@ class BlockFill:
     ``align`` rows (a batch never straddles two pieces). :meth:`run` copies
     pieces until none is left, and two threads may run it at once: a helper
     thread takes pieces from the front, the caller from the back, so neither
-    waits while the other still has work. :meth:`ready` waits for a piece and
-    tells how far the copied rows reach, so the caller can train on the front
-    of the block while the helper finishes a later piece. Shuffled rows of an
+    waits while the other still has work. :meth:`wait_piece` waits for one
+    piece, so the caller can train on the front of the block while the helper
+    finishes a later piece. Shuffled rows of an
     in-memory X go through the compiled :func:`gather_rows` (it releases the
     GIL), others through NumPy.
     """
@@ -159,19 +160,19 @@ class BlockFill:
                 self.done[i] = True
                 self.cond.notify_all()
 
-    def ready(self, pos):
-        """Wait until the piece that starts at position ``pos`` is copied; return
-        the end of the copied pieces from there on."""
-        i = self.cuts.index(pos)
+    @property
+    def n_pieces(self):
+        return len(self.done)
+
+    def wait_piece(self, i):
+        """Wait until piece i is copied; return its (start, stop) positions in the block."""
         with self.cond:
             while not self.done[i]:
                 if self.error is not None:
                     raise RuntimeError("filling a block failed on the helper thread") \
                         from self.error
                 self.cond.wait()
-            while i < len(self.done) and self.done[i]:
-                i += 1
-        return self.cuts[i]
+        return self.cuts[i], self.cuts[i + 1]
 
     def cancel(self):
         """Claim no more pieces (pieces already being copied finish)."""
@@ -202,7 +203,7 @@ class FillAhead:
     released block ``k - n_buffers`` (the previous user of that buffer) and
     copies pieces of it from the front; it never waits for the caller
     otherwise. The caller takes :meth:`block` k, copies what is left of it
-    from the back, trains on it piece by piece (:meth:`BlockFill.ready`), and
+    from the back, trains on it piece by piece (:meth:`BlockFill.wait_piece`), and
     then :meth:`release` it. One thread for the whole epoch: handing each
     block to a thread pool cost about 60 us of wake-up a block, and the
     caller waited for the helper's last piece of every block.
@@ -230,7 +231,7 @@ class FillAhead:
                     fill = self.fills[k] = self.make_fill(k)
                     self.cond.notify_all()
                 fill.run()
-        except BaseException as exc:  # handed to the caller by block() and BlockFill.ready()
+        except BaseException as exc:  # handed to the caller by block() and wait_piece()
             with self.cond:
                 self.error = exc
                 self.cond.notify_all()

@@ -201,13 +201,15 @@ class Trainer:
         return get_num_threads() > 1 and w.size <= PARALLEL_THRESHOLD and serial_batches
 
     def _filled_blocks(self, X, y, sw, order, block_rows, batch=1, overlap=False):
-        """Yield (start, xb, yb, sb): consecutive stretches of the epoch's rows, copied.
+        """Yield (start, xb, yb, sb): the pieces of the epoch's blocks, in order, copied.
 
-        Without ``overlap`` each stretch is a whole block, filled in line.
-        With it a :class:`~fastgd.engine.data.FillAhead` helper thread fills
-        the next block while the caller trains on this one, and the
-        stretches are the block's pieces as they become ready (whole
-        batches). The rows and their order are the same either way.
+        Each block is cut into ``FILL_PIECES`` pieces of whole batches, and
+        the compiled epoch runs once per piece. With ``overlap`` a
+        :class:`~fastgd.engine.data.FillAhead` helper thread fills the next
+        block while the caller trains on this one, and a piece is yielded as
+        soon as it is ready; without, each block is filled in line. The
+        pieces are the same either way, so the epoch's loss, summed piece by
+        piece, has the same bits too.
         """
         d = X.shape[1]
         spans = list(iter_blocks(X.shape[0], order, block_rows))
@@ -217,8 +219,15 @@ class Trainer:
 
         def start(k):
             a, b = spans[k]
-            return BlockFill(X, y, sw, order, a, b, buffers[k % len(buffers)],
-                             FILL_PIECES if overlap else 1, batch)
+            return BlockFill(X, y, sw, order, a, b, buffers[k % len(buffers)], FILL_PIECES,
+                             batch)
+
+        def pieces(k, fill):
+            a = spans[k][0]
+            for i in range(fill.n_pieces):
+                lo, hi = fill.wait_piece(i)
+                sb = fill.sb[lo:hi] if sw.size else sw
+                yield a + lo, fill.xb[lo:hi], fill.yb[lo:hi], sb
 
         def done(k):
             a, b = spans[k]
@@ -228,23 +237,18 @@ class Trainer:
                 release.release_rows(order[a:b])
 
         if not overlap:
-            for k, (a, _) in enumerate(spans):
+            for k in range(len(spans)):
                 fill = start(k)
                 fill.run()
                 done(k)
-                yield a, fill.xb, fill.yb, fill.sb
+                yield from pieces(k, fill)
             return
         ahead = FillAhead(start, len(spans), len(buffers))
         try:
-            for k, (a, b) in enumerate(spans):
+            for k in range(len(spans)):
                 fill = ahead.block(k)
                 fill.run(from_front=False)      # take what the helper has not started
-                pos = 0
-                while pos < b - a:              # train on the front while the helper ends
-                    end = fill.ready(pos)
-                    sb = fill.sb[pos:end] if sw.size else sw
-                    yield a + pos, fill.xb[pos:end], fill.yb[pos:end], sb
-                    pos = end
+                yield from pieces(k, fill)      # the front trains while the helper ends
                 done(k)
                 ahead.release(k)
         finally:  # on an error or Ctrl-C the helper stops before the buffers are reused
