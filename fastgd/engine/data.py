@@ -8,12 +8,12 @@ Two ways to feed the compiled epoch:
   memory, read-only or Fortran-ordered arrays. Rows are copied block by
   block (``block_rows`` rows, a multiple of the batch size, so no batch
   straddles two blocks) into a reused C-contiguous buffer
-  (:class:`BlockFill`), one compiled call per block. Shuffled rows of an
-  in-memory X are gathered by the compiled :func:`gather_rows`; when the
-  epoch itself runs on one thread, a helper thread fills the next block
-  while this one trains (:class:`FillAhead`). Blocks are cut into pieces of
-  whole batches, and the compiled epoch runs once per piece, with or without
-  the helper, so the epoch's loss is summed in the same order either way.
+  (:class:`BlockFill`). Blocks are cut into pieces of whole batches, and
+  the compiled epoch runs once per piece. Shuffled rows of an in-memory X
+  are gathered by the compiled :func:`gather_rows`; when the epoch itself
+  runs on one thread, a helper thread fills the next block while this one
+  trains (:class:`FillAhead`). The pieces are the same with or without the
+  helper, so the epoch's loss is summed in the same order either way.
   After a block is filled, the pages it read from a memmap are handed back
   to the OS (``madvise(MADV_DONTNEED)``), so resident memory stays about a
   block or two, not the file. The caller's array is only read.
@@ -99,6 +99,11 @@ def iter_blocks(n, order, block_rows):
         yield a, min(total, a + block_rows)
 
 
+def _helper_failed():
+    """The error the caller sees when filling a block failed on the helper thread."""
+    return RuntimeError("filling a block failed on the helper thread")
+
+
 class BlockFill:
     """Copies positions a..b of the epoch's row sequence into a block, piece by piece.
 
@@ -109,10 +114,10 @@ class BlockFill:
     pieces until none is left, and two threads may run it at once: a helper
     thread takes pieces from the front, the caller from the back, so neither
     waits while the other still has work. :meth:`wait_piece` waits for one
-    piece, so the caller can train on the front of the block while the helper
-    finishes a later piece. Shuffled rows of an
-    in-memory X go through the compiled :func:`gather_rows` (it releases the
-    GIL), others through NumPy.
+    piece, so the caller can train on the front of the block while the
+    helper finishes a later piece. Shuffled rows of an in-memory X go through
+    the compiled :func:`gather_rows` (it releases the GIL), others through
+    NumPy.
     """
 
     def __init__(self, X, y, sw, order, a, b, out, pieces=1, align=1):
@@ -169,8 +174,7 @@ class BlockFill:
         with self.cond:
             while not self.done[i]:
                 if self.error is not None:
-                    raise RuntimeError("filling a block failed on the helper thread") \
-                        from self.error
+                    raise _helper_failed() from self.error
                 self.cond.wait()
         return self.cuts[i], self.cuts[i + 1]
 
@@ -203,8 +207,8 @@ class FillAhead:
     released block ``k - n_buffers`` (the previous user of that buffer) and
     copies pieces of it from the front; it never waits for the caller
     otherwise. The caller takes :meth:`block` k, copies what is left of it
-    from the back, trains on it piece by piece (:meth:`BlockFill.wait_piece`), and
-    then :meth:`release` it. One thread for the whole epoch: handing each
+    from the back, trains on it piece by piece (:meth:`BlockFill.wait_piece`),
+    and then :meth:`release` it. One thread for the whole epoch: handing each
     block to a thread pool cost about 60 us of wake-up a block, and the
     caller waited for the helper's last piece of every block.
     """
@@ -241,8 +245,7 @@ class FillAhead:
         with self.cond:
             while self.fills[k] is None:
                 if self.error is not None:
-                    raise RuntimeError("filling a block failed on the helper thread") \
-                        from self.error
+                    raise _helper_failed() from self.error
                 self.cond.wait()
             return self.fills[k]
 
