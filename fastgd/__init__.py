@@ -20,9 +20,8 @@ __version__ = "0.1.0"
 
 # public name -> submodule that defines it
 _LAZY = {
-    **{name: "fastgd.optim" for name in
-       ("Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam",
-        "ASGD", "OPTIMIZERS")},
+    "Optimizer": "fastgd.optim",
+    "OPTIMIZERS": "fastgd.optim",
     **{name: "fastgd.models" for name in
        ("LinearRegression", "LogisticRegression", "LinearSVC", "GDEstimator")},
     **{name: "fastgd.nn" for name in ("MLPClassifier", "MLPRegressor")},
@@ -38,18 +37,30 @@ _LAZY = {
 _SUBMODULES = {"kernels", "optim", "schedules", "losses", "engine", "models", "gradients",
                "minimizer", "nn", "dask"}
 
-__all__ = sorted([*_LAZY, *_SUBMODULES])
+
+def _optimizer_classes():
+    """{class name: class} of the update rules (finding them imports numba)."""
+    from .optim import OPTIMIZERS
+    return {cls.__name__: cls for cls in OPTIMIZERS.values()}
 
 
 def __getattr__(name):
+    # the optimizer classes (fastgd.Adam, ...) are made from the rules' records, so their
+    # names are only known once fastgd.optim is imported: any other public name is looked
+    # up there
     if name in _SUBMODULES:
         return importlib.import_module(f"fastgd.{name}")
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'fastgd' has no attribute {name!r}")
+    elif name == "__all__":
+        value = sorted([*_LAZY, *_SUBMODULES, *_optimizer_classes()])
+    elif not name.startswith("_") and name in _optimizer_classes():
+        value = _optimizer_classes()[name]
+    else:
+        raise AttributeError(f"module 'fastgd' has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def __dir__():
-    return __all__
+    return __getattr__("__all__")

@@ -170,3 +170,32 @@ def float_of_bits(typingctx, bits):
         return builder.bitcast(args[0], ir.DoubleType())
 
     return types.float64(bits), codegen
+
+
+def views(arrays, lo, hi):
+    """The tuple ``(a[lo:hi] for a in arrays)`` of a tuple of 1-D arrays, in compiled code.
+
+    Loops over views vectorise where loops over indices into arrays captured
+    by a parallel region do not (see the module docstring); the update rules'
+    state arrays travel as such tuples.
+    """
+    return tuple(a[lo:hi] for a in arrays)
+
+
+@overload(views, jit_options={"cache": True})
+def _views_impl(arrays, lo, hi):
+    if not isinstance(arrays, types.BaseTuple):
+        return None
+    n = len(arrays)
+    if n == 0:
+        return lambda arrays, lo, hi: ()
+    if n == 1:
+        return lambda arrays, lo, hi: (arrays[0][lo:hi],)
+    if n == 2:
+        return lambda arrays, lo, hi: (arrays[0][lo:hi], arrays[1][lo:hi])
+    if n == 3:
+        return lambda arrays, lo, hi: (arrays[0][lo:hi], arrays[1][lo:hi], arrays[2][lo:hi])
+    if n == 4:
+        return lambda arrays, lo, hi: (arrays[0][lo:hi], arrays[1][lo:hi], arrays[2][lo:hi],
+                                       arrays[3][lo:hi])
+    raise TypeError(f"views: at most 4 arrays, got {n}")

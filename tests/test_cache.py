@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-RULES = ["sgd", "adagrad", "rmsprop", "adam", "adamw", "adamax", "nadam", "radam", "asgd"]
+from fastgd.kernels import RULES
 
 STEP_RULES = textwrap.dedent("""
     import sys

@@ -222,22 +222,33 @@ def test_interrupted_epoch_is_undone(monkeypatch):
     tr = Trainer(linear_rows, hyper_array(0, 0, 1, loss="logistic"), opt, 4, "blocks",
                  block_bytes=40 * 7 * 4)
     tr.run_epoch(X, y, NO_WEIGHTS[np.float32])
-    snap = w.copy(), {k: v.copy() for k, v in opt.state.items()}, opt.step_count
-    calls = []
-    real = tr._epoch
-
-    def interrupted(*args):          # Ctrl-C arrives between two blocks
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(*args)
-
-    monkeypatch.setattr(tr, "_epoch", interrupted)
+    snap = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in opt.state.items()}
+    snap = w.copy(), snap, opt.step_count
+    _interrupt_compiled_call(monkeypatch, 2)  # Ctrl-C arrives between two blocks
     with pytest.raises(KeyboardInterrupt):
         tr.run_epoch(np.asfortranarray(X), y, NO_WEIGHTS[np.float32])
     assert np.array_equal(w, snap[0]) and opt.step_count == snap[2]
     for k, v in snap[1].items():
         assert np.array_equal(opt.state[k], v)
+
+
+def _interrupt_compiled_call(monkeypatch, which):
+    """Make the ``which``-th call of a compiled epoch raise KeyboardInterrupt."""
+    from fastgd.engine import trainer
+    real = trainer.make_epoch
+    calls = []
+
+    def make(*args, **kwargs):
+        epoch = real(*args, **kwargs)
+
+        def interrupted(*a):
+            calls.append(1)
+            if len(calls) == which:
+                raise KeyboardInterrupt
+            return epoch(*a)
+        return interrupted
+
+    monkeypatch.setattr(trainer, "make_epoch", make)
 
 
 def _small_batch_trainer(X, seed=0):
@@ -272,16 +283,7 @@ def test_interrupt_joins_the_gather_thread(monkeypatch):
     tr = _small_batch_trainer(X)
     tr.run_epoch(X, y, NO_WEIGHTS[np.float32])
     snap = tr.params.copy()
-    calls = []
-    real = tr._epoch
-
-    def interrupted(*args):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(*args)
-
-    monkeypatch.setattr(tr, "_epoch", interrupted)
+    _interrupt_compiled_call(monkeypatch, 3)
     try:
         tr.run_epoch(X, y, NO_WEIGHTS[np.float32])
     except KeyboardInterrupt:
@@ -330,16 +332,17 @@ def test_block_pieces_hold_whole_batches():
 def test_second_run_with_same_dtypes_does_not_compile():
     X, y = _data(n=100, dtype=np.float32)
     _fit_trainer(X, y, 8, "full", epochs=1)
-    from fastgd.engine.epoch import make_epoch
-    from fastgd.losses import linear_penalty
-    epoch = make_epoch(linear_rows, linear_penalty)
+    _fit_trainer(X[:50].copy(), y[:50].copy(), None, "full", epochs=1)
+    from fastgd.engine.epoch import _CACHE
     from fastgd.engine.data import gather_rows
     from fastgd.engine.shuffle import shuffle_
-    counts = [len(f.signatures) for f in (epoch, gather_rows, shuffle_)]
+    compiled = [entry[2] for entry in _CACHE.values()] + [gather_rows, shuffle_]
+    counts = [len(f.signatures) for f in compiled]
     _fit_trainer(X, y, 16, "none", epochs=1)
     _fit_trainer(X[:50].copy(), y[:50].copy(), None, "full", epochs=1)
     _fit_trainer(X[:60].copy(), y[:60].copy(), 4, "full", epochs=2)
-    assert [len(f.signatures) for f in (epoch, gather_rows, shuffle_)] == counts
+    assert [len(f.signatures) for f in compiled] == counts
+    assert len(_CACHE) == len(compiled) - 2   # and no new epoch was built
 
 
 def test_workqueue_layer_serialises_compiled_calls(monkeypatch):
@@ -364,6 +367,7 @@ def test_workqueue_layer_serialises_compiled_calls(monkeypatch):
 
 
 def test_rule_table_covers_every_optimizer():
-    from fastgd.engine import RULES
+    from fastgd.kernels import RULES
     assert set(RULES) == set(fastgd.OPTIMIZERS)
+    assert all(fastgd.OPTIMIZERS[name].rule is rule for name, rule in RULES.items())
     assert set(REFERENCES) == set(fastgd.OPTIMIZERS)

@@ -249,16 +249,16 @@ def test_function_kernels_are_not_disk_cached():
     """A kernel that takes the user's function is typed by that dispatcher object, so
     with cache=True it would miss in every new process and write a new, dead entry
     each time. Ours are compiled per process instead; what they call stays cached."""
-    from fastgd.engine import rules as rules_dispatch
+    from fastgd.kernels import ADAM
     from fastgd.minimizer import driver
 
     taking_functions = [_kernels.fd_gradient, _kernels.complex_step_gradient,
-                        _kernels.central_gradient_into, driver.drive, driver.eval_separate,
-                        driver.eval_combined, driver.eval_numeric]
+                        _kernels.central_gradient_into, driver.driver_for(ADAM),
+                        driver.eval_separate, driver.eval_combined, driver.eval_numeric]
     for kernel in taking_functions:
         assert type(kernel._cache).__name__ == "NullCache", kernel
-    # what they call stays cached: the update-rule dispatch and the step sizes
-    assert type(rules_dispatch.apply._cache).__name__ != "NullCache"
+    # what they call stays cached: the update rule's step and the step sizes
+    assert type(ADAM.apply._cache).__name__ != "NullCache"
     assert type(_kernels.fd_steps._cache).__name__ != "NullCache"
 
 

@@ -282,15 +282,16 @@ def test_two_threads_fit_at_once():
 
 
 def test_second_fit_does_not_compile():
-    from fastgd.engine.epoch import make_epoch
-    from fastgd.losses import linear_penalty, linear_rows
+    from .compiled import signatures
     X, y = _regression(n=200, dtype=np.float32)
     fastgd.LogisticRegression(max_epochs=2, random_state=0).fit(X, y > 2)
-    epoch = make_epoch(linear_rows, linear_penalty)
-    count = len(epoch.signatures)
-    fastgd.LogisticRegression(max_epochs=2, random_state=1, batch_size=None).fit(X[:100],
-                                                                              y[:100] > 2)
-    assert len(epoch.signatures) == count
+    fastgd.LogisticRegression(max_epochs=2, random_state=0, batch_size=None).fit(X, y > 2)
+    before = signatures()
+    fastgd.LogisticRegression(max_epochs=3, random_state=1, batch_size=7, lr=0.1,
+                              alpha=0.01).fit(X[:100], y[:100] > 2)
+    fastgd.LogisticRegression(max_epochs=2, random_state=1, batch_size=None).fit(X[:50],
+                                                                              y[:50] > 2)
+    assert signatures() == before
 
 
 def test_float32_is_not_copied_up():

@@ -88,12 +88,14 @@ def test_njit_and_python_paths_agree():
 
 
 def test_second_call_does_not_recompile():
+    from fastgd.kernels import ADAM
     fastgd.minimize(rosen, X0, jac=rosen_grad, method="adam", lr=0.01, maxiter=10)
-    n_sigs = len(driver.drive.signatures)
-    # other method of the family, options, tolerances, schedule, start: runtime values
+    drive = driver.driver_for(ADAM)
+    n_sigs = len(drive.signatures)
+    # other method of the same rule, options, tolerances, schedule, start: runtime values
     fastgd.minimize(rosen, X0 + 0.5, jac=rosen_grad, method="amsgrad", maxiter=20, gtol=1e-3,
                     lr=schedules.CosineAnnealing(0.01, t_max=20), options=dict(betas=(0.8, 0.9)))
-    assert len(driver.drive.signatures) == n_sigs
+    assert len(drive.signatures) == n_sigs
 
 
 @pytest.mark.parametrize("method, kwargs", [("gd", dict(line_search=True)),
@@ -192,7 +194,7 @@ def test_integer_x0_becomes_float64():
 def _reference_run(method, x0, lr, options, steps, lr_at=None):
     rule = RULES[method]
     kwargs = {**rule.defaults, **options}
-    ref = REFERENCES[rule.optimizer]
+    ref = REFERENCES[rule.rule.name]
     x, state = x0.copy(), {}
     for t in range(1, steps + 1):
         x = ref(x, quad_grad(x), state, t, lr if lr_at is None else lr_at(t - 1), **kwargs)
@@ -208,6 +210,9 @@ METHOD_CASES = [
     ("adamax", 0.05, {}), ("nadam", 0.05, dict(decoupled_weight_decay=True, weight_decay=0.01)),
     ("radam", 1e-3, {}), ("asgd", 1e-3, dict(t0=5, lambd=1e-3)),
 ]
+# and every other method a rule's record declares, with its rule's first example rate
+METHOD_CASES += [(name, m.rule.examples[0].get("lr", m.rule.lr), {}) for name, m in RULES.items()
+                 if name not in {case[0] for case in METHOD_CASES}]
 
 
 @pytest.mark.parametrize("method, lr, options", METHOD_CASES,

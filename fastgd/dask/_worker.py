@@ -138,9 +138,6 @@ def make_shard(raw, job, classes, sw_scale):
 
 # -- synchronous mode: one chunk's part of one step's gradient ----------------------------------
 
-_NO_INT = np.empty(0, dtype=np.int64)
-
-
 def step_rows(n_rows, n_steps, step):
     """Positions [lo, hi) of the chunk's rows that step ``step`` of ``n_steps`` takes.
 
@@ -180,8 +177,8 @@ def chunk_gradient(shard, job, w, epoch, step, n_steps, block):
     worker computed which chunk.
     """
     from ..engine._threads import guard
-    from ..engine.epoch import make_epoch
-    from ..engine.rules import N_CONSTANTS
+    from ..engine.data import gather_rows
+    from ..losses._rows import sums_kernel
 
     use_threads(job)
     X, y, sw = shard.X, shard.y, shard.sw
@@ -190,27 +187,20 @@ def chunk_gradient(shard, job, w, epoch, step, n_steps, block):
     acc = np.zeros(w.size)
     if hi <= lo:
         return 0.0, acc, 0
-    order = _NO_INT if n_steps == 1 else _cached_permutation(job, epoch, block, n)
-    rows, penalty = job.objective()
-    epoch_fn = make_epoch(rows, penalty)
-    d = X.shape[1]
-    m = hi - lo
+    order = None if n_steps == 1 else _cached_permutation(job, epoch, block, n)
     if order is None:  # stored order: the step's rows are a view
         X, y = X[lo:hi], y[lo:hi]
         sw = sw[lo:hi] if sw.size else sw
-        order, lo, hi = _NO_INT, 0, m
-    gather = order.size > 0
-    xbuf = np.empty((m if gather else 0, d), dtype=X.dtype)
-    ybuf = np.empty(m if gather else 0, dtype=X.dtype)
-    sbuf = np.empty(m if gather and sw.size else 0, dtype=X.dtype)
-    none = w[:0]
-    grad = np.empty_like(w)
+    else:  # the step's rows of the chunk's permutation, gathered
+        idx = order[lo:hi]
+        xb, yb = np.empty((idx.size, X.shape[1]), dtype=X.dtype), np.empty(idx.size, y.dtype)
+        sb = np.empty(idx.size if sw.size else 0, dtype=X.dtype)
+        gather_rows(X, y, sw, idx, xb, yb, sb)
+        X, y, sw = xb, yb, sb
+    rows, _ = job.objective()
     with guard():
-        loss_sum, _, _, _ = epoch_fn(
-            w, X, y, sw, job.hyper, order, lo, hi, m, xbuf, ybuf, sbuf, grad,
-            0, np.zeros(8), none, none, none, np.zeros(4), np.zeros(N_CONSTANTS, dtype=w.dtype),
-            np.array([0.0, 1.0, 0, 0, 0, 0, 0, 0]), 0, acc)
-    return float(loss_sum), acc, m
+        loss_sum = sums_kernel(rows)(w, X, y, sw, job.hyper, acc)
+    return float(loss_sum), acc, hi - lo
 
 
 # -- one task per worker thread: a group of chunks ------------------------------------------------

@@ -7,8 +7,9 @@
   stochastic, k mini-batch. The loop over epochs (and over blocks of data
   that does not fit in memory) is Python, so Ctrl-C works between compiled
   calls, and an epoch is atomic (completed, or undone).
-* :mod:`fastgd.engine.epoch`: the compiled epoch (gradient and update fused).
-* :mod:`fastgd.engine.rules`: every update rule and schedule inside it.
+* :mod:`fastgd.engine.epoch`: the compiled epoch (gradient and update fused),
+  one per objective and update rule.
+* :mod:`fastgd.engine.step`: an optimizer as the compiled epoch takes it.
 * :mod:`fastgd.engine.data`: shuffle modes and streaming of large data.
 
 Determinism: same seed, same data, same settings => the same parameters bit
@@ -18,8 +19,8 @@ for bit, independent of the number of threads.
 from ._threads import guard, threading_layer
 from .data import SHUFFLE_MODES
 from .epoch import make_epoch
-from .rules import RULES, pack, unpack, update
+from .step import Data, Update, pack, unpack
 from .trainer import DivergenceError, EpochResult, Snapshot, Trainer
 
-__all__ = ["Trainer", "EpochResult", "Snapshot", "DivergenceError", "make_epoch", "RULES",
-           "pack", "unpack", "update", "guard", "threading_layer", "SHUFFLE_MODES"]
+__all__ = ["Trainer", "EpochResult", "Snapshot", "DivergenceError", "make_epoch", "Data",
+           "Update", "pack", "unpack", "guard", "threading_layer", "SHUFFLE_MODES"]

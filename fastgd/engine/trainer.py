@@ -7,23 +7,14 @@ from dataclasses import dataclass
 import numpy as np
 from numba import get_num_threads
 
-from .._numba import PARALLEL_THRESHOLD
-from ..losses._rows import linear_penalty, row_partition, work_per_row
+from ..losses._rows import linear_penalty, sums_kernel
 from ._threads import guard
 from .data import (DEFAULT_BLOCK_BYTES, BlockFill, FillAhead, PageReleaser, SHUFFLE_MODES,
                    block_rows_for, is_direct, iter_blocks, row_order)
-from .epoch import make_epoch
-from .rules import pack, unpack, update
+from .epoch import epoch_paths, make_epoch
+from .step import Data, pack, unpack
 
-
-_NO_ACC = np.empty(0, dtype=np.float64)
 FILL_PIECES = 4  # pieces per block, shared between the helper thread and the caller
-
-
-def _no_gather(X):
-    """The epoch's gather arguments when its rows are contiguous: no order, empty buffers."""
-    return (np.empty(0, dtype=np.int64), np.empty((0, X.shape[1]), dtype=X.dtype),
-            np.empty(0, dtype=X.dtype))
 
 
 class DivergenceError(ValueError):
@@ -101,8 +92,6 @@ class Trainer:
         self.shuffle = shuffle
         self.rng = np.random.default_rng() if rng is None else rng
         self.block_bytes = block_bytes
-        self._epoch = make_epoch(rows, penalty)
-        self._work_per_row = getattr(rows, "work_per_row", work_per_row)
         self._buffers = {}
 
     @property
@@ -157,48 +146,40 @@ class Trainer:
         n, d = X.shape
         m = n if rows is None else rows.size
         opt = self.optimizer
-        p = pack(opt)
-        grad = self._buffer("grad", (opt.params.size,), opt.params.dtype)[:opt.params.size]
-        loss_sum, skipped = 0.0, 0
         batch = m if self.batch_size is None else min(self.batch_size, m)
         direct = is_direct(X)
         block_rows = block_rows_for(X, batch, self.block_bytes)
         # batch gradient descent takes every row at once: order does not matter
         shuffle = "none" if self.batch_size is None else self.shuffle
         order = row_order(rows, n, shuffle, self.rng, block_rows)
-        t_start = t = opt.step_count
+        t_start = opt.step_count
         if self.batch_size is None and not (direct and order is None):
             block_rows = block_rows_for(X, 1, self.block_bytes)
-            loss_sum, t, skipped = self._full_batch_blocks(X, y, sw, order, block_rows, grad, p, t)
-        elif direct and order is None:
-            no_idx, xbuf, ybuf = _no_gather(X)
+            loss_sum, skipped = self._full_batch_blocks(X, y, sw, order, block_rows)
+            return EpochResult(loss_sum / m, opt.step_count - t_start, m, 0.0, skipped)
+        paths = epoch_paths(self.rows, X, opt.params, batch)
+        epoch = make_epoch(self.rows, self.penalty, opt.rule, *paths)
+        p = pack(opt)
+        if direct and order is None:
             with guard():
-                loss_sum, t, skipped, done = self._epoch(
-                    opt.params, X, y, sw, self.hyper, no_idx, 0, m, batch, xbuf, ybuf, ybuf, grad,
-                    p.rule, p.h, p.s0, p.s1, p.s2, p.sc, p.kc, p.spec, t, _NO_ACC)
+                loss_sum, t, skipped, done = epoch(opt.params, Data(X, y, sw), self.hyper, p,
+                                                   batch, t_start)
             if done != m:
                 raise DivergenceError(f"the loss became NaN or inf after {done} of {m} rows")
         else:
-            loss_sum, t, skipped = self._blocks(X, y, sw, order, block_rows, batch, grad, p, t,
-                                                self._overlap(X, batch))
+            loss_sum, t, skipped = self._blocks(epoch, X, y, sw, order, block_rows, batch, p,
+                                                t_start, self._overlap(X, batch))
         unpack(opt, p, t, skipped)
         return EpochResult(loss_sum / m, t - t_start, m, 0.0, skipped)
 
     def _overlap(self, X, batch):
         """Fill blocks on a helper thread while the compiled epoch trains?
 
-        Yes when the epoch keeps to one thread: batches small enough for a
-        serial gradient (see :func:`fastgd.losses.row_partition`) and a
-        parameter vector small enough for a serial update. Then the other
-        core is idle, and filling a block is the latency-bound part of a
-        shuffled epoch (1M x 100 float32, LogisticRegression, Adam, batch
-        256: 0.084 s with the fill in line, 0.046 s shared with the helper
-        thread, 2026-11-25).
+        Yes when the epoch keeps to one thread (its serial path: see
+        :func:`fastgd.engine.epoch.epoch_paths`). Then the other core is idle,
+        and filling a block is the latency-bound part of a shuffled epoch.
         """
-        w = self.params
-        work = self._work_per_row(np.empty((0, X.shape[1]), dtype=X.dtype), w)
-        serial_batches = batch * work <= PARALLEL_THRESHOLD or row_partition(batch, work)[0] == 1
-        return get_num_threads() > 1 and w.size <= PARALLEL_THRESHOLD and serial_batches
+        return get_num_threads() > 1 and not any(epoch_paths(self.rows, X, self.params, batch))
 
     def _filled_blocks(self, X, y, sw, order, block_rows, batch=1, overlap=False):
         """Yield (start, xb, yb, sb): the pieces of the epoch's blocks, in order, copied.
@@ -254,8 +235,7 @@ class Trainer:
         finally:  # on an error or Ctrl-C the helper stops before the buffers are reused
             ahead.close()
 
-    def _blocks(self, X, y, sw, order, block_rows, batch, grad, p, t, overlap=False):
-        empty_idx, nobuf, none = _no_gather(X)
+    def _blocks(self, epoch, X, y, sw, order, block_rows, batch, p, t, overlap=False):
         loss_sum = 0.0
         skipped = 0
         # closing: on an error or Ctrl-C the helper thread is joined before the buffers are reused
@@ -263,37 +243,28 @@ class Trainer:
             for a, xb, yb, sb in blocks:
                 m = xb.shape[0]
                 with guard():
-                    part, t, s, done = self._epoch(
-                        self.params, xb, yb, sb, self.hyper, empty_idx, 0, m, batch, nobuf,
-                        none, none, grad, p.rule, p.h, p.s0, p.s1, p.s2, p.sc, p.kc, p.spec, t,
-                        _NO_ACC)
+                    part, t, s, done = epoch(self.params, Data(xb, yb, sb), self.hyper, p, batch, t)
                 if done != m:
                     raise DivergenceError(f"the loss became NaN or inf after {a + done} rows")
                 loss_sum += part
                 skipped += s
         return loss_sum, t, skipped
 
-    def _full_batch_blocks(self, X, y, sw, order, block_rows, grad, p, t):
-        # batch gradient descent over streamed blocks: sum the data gradients
-        # of every block (accumulate mode), then the penalty and one update
+    def _full_batch_blocks(self, X, y, sw, order, block_rows):
+        # batch gradient descent over streamed blocks: sum the data gradients of every
+        # block, in block order, then the penalty and one step of the optimizer
+        opt = self.optimizer
         m = X.shape[0] if order is None else order.size
-        acc = np.zeros(grad.size)
-        empty_idx, nobuf, none = _no_gather(X)
+        g64 = np.zeros(opt.params.size)
+        sums = sums_kernel(self.rows)
         loss_sum = 0.0
         for _, xb, yb, sb in self._filled_blocks(X, y, sw, order, block_rows):
-            k = xb.shape[0]
             with guard():
-                part, _, _, _ = self._epoch(
-                    self.params, xb, yb, sb, self.hyper, empty_idx, 0, k, k, nobuf, none, none,
-                    grad, p.rule, p.h, p.s0, p.s1, p.s2, p.sc, p.kc, p.spec, t, acc)
-            loss_sum += part
-        g64 = acc * (1.0 / m)
+                loss_sum += sums(opt.params, xb, yb, sb, self.hyper, g64)
+        g64 *= 1.0 / m
         with guard():
-            loss = loss_sum / m + self.penalty(self.params, self.hyper, g64)
+            loss = loss_sum / m + self.penalty(opt.params, self.hyper, g64)
         if not np.isfinite(loss):
             raise DivergenceError("the loss became NaN or inf")
-        grad[:] = g64
-        with guard():
-            t, skipped = update(self.params, grad, p.rule, p.h, p.s0, p.s1, p.s2, p.sc, p.kc,
-                                p.spec, t)
-        return loss * m, t, skipped
+        applied = opt.step(g64.astype(opt.params.dtype))
+        return loss * m, 0 if applied else 1

@@ -1,29 +1,52 @@
-"""Update-rule kernels: in-place ``@njit`` functions over flat float arrays.
+"""Update rules as ``@njit`` kernels over flat float arrays, one module per rule.
 
-Call them from Python or from your own ``@numba.njit`` code. Every kernel
-takes ``(params, grad, *state, step, lr, *hyperparameters)``: 1-D float32 or
-float64 arrays of one dtype and size, updated in place with arithmetic in
-that dtype. ``step`` counts from 1. Below ``fastgd._numba.PARALLEL_THRESHOLD``
-elements a kernel runs a serial loop; above it, a ``prange`` over chunks.
-Kernels trust their inputs: the optimizer classes in :mod:`fastgd.optim`
-validate them.
+Each rule's module holds its math (two serial jitted pieces, ``constants``
+and ``loop``, with the equations and the paper) and its record, a
+:class:`~fastgd.kernels.rule.Rule` (``ADAM``, ``SGD``, ...): the rule's
+hyperparameters, state and defaults, from which the optimizer classes, the
+engine, :func:`fastgd.minimize` and the tests take everything. This package
+finds the records by itself: a new rule is a new module here.
 
-Each kernel's docstring carries its equations and its paper.
+For each rule there is a parallel step kernel ``<name>_step(params, grad,
+s, sc, t, lr, h)`` (``adam_step``, ``sgd_step``, ...) to call from Python
+or from your own ``@numba.njit`` code: ``params`` and ``grad`` are 1-D
+float32 or float64 arrays of one dtype and size, ``s`` the tuple of the
+rule's state arrays and ``sc`` its float64 scalar state (both from
+``RULE.init_state(params, ...)``), ``t`` the step (1 for the first), ``lr``
+the learning rate and ``h`` the hyperparameters (``RULE.hyper(...)``).
+Arithmetic is in the parameters' dtype. Below
+``fastgd._numba.PARALLEL_THRESHOLD`` elements a kernel runs a serial loop;
+above it, a ``prange`` over chunks. Kernels trust their inputs: the
+optimizer classes in :mod:`fastgd.optim` validate them.
 """
 
-from .adagrad import adagrad_step
-from .adam import adam_step, adamw_step
-from .adamax import adamax_step
-from .asgd import asgd_schedule, asgd_step
-from .clip import all_finite, clip_by_global_norm_, clip_by_value_, sum_of_squares
-from .nadam import nadam_momentum, nadam_step
-from .radam import radam_rectification, radam_step
-from .rmsprop import rmsprop_step
-from .sgd import sgd_step
+import importlib
+import pkgutil
 
-__all__ = [
-    "adagrad_step", "adam_step", "adamw_step", "adamax_step", "asgd_schedule",
-    "asgd_step", "all_finite", "clip_by_global_norm_", "clip_by_value_",
-    "sum_of_squares", "nadam_momentum", "nadam_step", "radam_rectification",
-    "radam_step", "rmsprop_step", "sgd_step",
-]
+from .clip import all_finite, clip_by_global_norm_, clip_by_value_, sum_of_squares
+from .rule import Param, Rule, Scalar, State
+
+
+def _discover():
+    """The Rule records of this package's modules, in module order (then definition order)."""
+    found = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("_") or info.name in ("rule", "clip"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for name, value in vars(module).items():
+            if isinstance(value, Rule):
+                if value.name in found:
+                    raise RuntimeError(f"two update rules are named {value.name!r}")
+                found[value.name] = (name, value)
+    return found
+
+
+_FOUND = _discover()
+RULES = {key: rule for key, (_, rule) in _FOUND.items()}
+globals().update({name: rule for name, rule in _FOUND.values()})
+globals().update({f"{key}_step": rule.step for key, rule in RULES.items()})
+
+__all__ = sorted(["Rule", "Param", "State", "Scalar", "RULES", "all_finite",
+                  "clip_by_global_norm_", "clip_by_value_", "sum_of_squares",
+                  *(name for name, _ in _FOUND.values()), *(f"{k}_step" for k in RULES)])

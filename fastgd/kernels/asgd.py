@@ -1,20 +1,23 @@
 """Averaged SGD: plain SGD steps plus a Polyak-Ruppert running average."""
 
-from numba import prange
+from .._numba import cast_like, jit
+from .rule import Param, Rule, Scalar, State
 
-from .._numba import CHUNK, PARALLEL_THRESHOLD, cast_like, jit, jit_parallel, n_chunks
+ETA, MU = 0, 1  # sc: the rate and the averaging weight of the next step
 
 
 @jit
-def _asgd_loop(params, grad, ax, shrink, eta, mu, weight_decay):
-    for i in range(params.size):
-        g = grad[i]
-        p = params[i]
+def asgd_loop(w, g, s, k):
+    (ax,) = s
+    shrink, eta, mu, weight_decay = k
+    for i in range(w.size):
+        gi = g[i]
+        p = w[i]
         if weight_decay != 0:
-            g = g + weight_decay * p
+            gi = gi + weight_decay * p
         p = p * shrink
-        p = p - eta * g
-        params[i] = p
+        p = p - eta * gi
+        w[i] = p
         if mu != 1:
             ax[i] = ax[i] + (p - ax[i]) * mu
         else:
@@ -22,42 +25,50 @@ def _asgd_loop(params, grad, ax, shrink, eta, mu, weight_decay):
 
 
 @jit
-def asgd_schedule(step, lr, lambd, alpha, t0):
-    """(eta, mu) to use on step ``step + 1``, after ``step`` steps are done."""
-    eta = lr / (1.0 + lambd * lr * step) ** alpha
-    mu = 1.0 / max(1.0, step - t0)
+def asgd_schedule(t, lr, lambd, alpha, t0):
+    """(eta, mu) to use on step ``t + 1``, after ``t`` steps are done."""
+    eta = lr / (1.0 + lambd * lr * t) ** alpha
+    mu = 1.0 / max(1.0, t - t0)
     return eta, mu
 
 
 @jit
-def _asgd_constants(params, eta, mu, lambd, weight_decay):
-    """The scalar arguments of :func:`_asgd_loop` for a step with rate eta and weight mu."""
-    return (cast_like(1.0 - lambd * eta, params), cast_like(eta, params), cast_like(mu, params),
-            cast_like(weight_decay, params))
+def asgd_constants(w, t, lr, h, sc):
+    lambd, alpha, t0, weight_decay = h
+    eta, mu = sc[ETA], sc[MU]
+    sc[ETA], sc[MU] = asgd_schedule(t, lr, lambd, alpha, t0)
+    return (cast_like(1.0 - lambd * eta, w), cast_like(eta, w), cast_like(mu, w),
+            cast_like(weight_decay, w))
 
 
-@jit_parallel
-def asgd_step(params, grad, ax, eta, mu, lambd=1e-4, weight_decay=0.0):
-    r"""One averaged-SGD step (Polyak & Juditsky, 1992; Bottou, 2012), in place.
+def _averaged(self):
+    """The averaged parameters (a view of the state; copy it to keep it)."""
+    return self.state["ax"]
 
-    As ``torch.optim.ASGD``; the step's ``eta`` and ``mu`` come from
-    :func:`asgd_schedule` (eta_1 = lr, mu_1 = 1)::
+
+ASGD = Rule(
+    "asgd", "ASGD", lr=1e-2,
+    params=(Param("lambd", 1e-4), Param("alpha", 0.75), Param("t0", 1e6),
+            Param("weight_decay", 0.0)),
+    state=(State("ax"),),
+    scalars=(Scalar("eta", "lr", low=0.0), Scalar("mu", 1.0, low=0.0, high=1.0)),
+    constants=asgd_constants, loop=asgd_loop,
+    methods={"asgd": {}},
+    examples=({"lr": 0.05, "t0": 10, "lambd": 1e-3},
+              {"lr": 0.05, "t0": 10, "weight_decay": 0.01, "alpha": 0.5}),
+    torch="ASGD",
+    extras={"averaged": property(_averaged)},
+    doc=r"""Averaged SGD (Polyak & Juditsky, 1992; Bottou, 2012), as ``torch.optim.ASGD``.
+
+    ``params`` follows the SGD iterates; ``averaged`` (``state["ax"]``) is the
+    Polyak-Ruppert average of the iterates after step ``t0``, the estimate to
+    use at the end. The step's eta and mu are scalar state (eta_1 = lr, mu_1 = 1)::
 
         g_t     = g_t + lambda_wd * theta_{t-1}          (if weight_decay != 0)
         theta_t = theta_{t-1} * (1 - lambd * eta_t) - eta_t * g_t
         ax_t    = ax_{t-1} + mu_t * (theta_t - ax_{t-1})   (ax_t = theta_t when mu_t = 1)
         eta_{t+1} = lr / (1 + lambd * lr * t)**alpha
         mu_{t+1}  = 1 / max(1, t - t0)
+    """)
 
-    ``ax`` is the averaged iterate (Polyak-Ruppert average of the iterates
-    after step t0): use it, not ``params``, as the final estimate.
-    """
-    n = params.size
-    k = _asgd_constants(params, eta, mu, lambd, weight_decay)
-    if n <= PARALLEL_THRESHOLD:
-        _asgd_loop(params, grad, ax, *k)
-    else:
-        for c in prange(n_chunks(n)):
-            lo = c * CHUNK
-            hi = min(n, lo + CHUNK)
-            _asgd_loop(params[lo:hi], grad[lo:hi], ax[lo:hi], *k)
+asgd_step = ASGD.step

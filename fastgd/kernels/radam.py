@@ -3,36 +3,38 @@
 import math
 
 import numpy as np
-from numba import prange
 
-from .._numba import CHUNK, PARALLEL_THRESHOLD, cast_like, jit, jit_parallel, n_chunks
+from .._numba import cast_like, jit
 from ._moments import decay_constants, decayed, moments
+from .rule import Param, Rule, State
 
 
 @jit
-def _radam_loop(params, grad, exp_avg, exp_avg_sq, decay, weight_decay,
-                one_minus_beta1, beta2, one_minus_beta2, bc1, lr, adaptive, sqrt_bc2_rect, eps):
-    for i in range(params.size):
-        p, g = decayed(params[i], grad[i], decay, weight_decay)
-        m, v = moments(g, exp_avg[i], exp_avg_sq[i], one_minus_beta1, beta2, one_minus_beta2)
+def radam_loop(w, g, s, k):
+    exp_avg, exp_avg_sq = s
+    (decay, l2, one_minus_beta1, beta2, one_minus_beta2, bc1, lr, adaptive, sqrt_bc2_rect,
+     eps) = k
+    for i in range(w.size):
+        p, gi = decayed(w[i], g[i], decay, l2)
+        m, v = moments(gi, exp_avg[i], exp_avg_sq[i], one_minus_beta1, beta2, one_minus_beta2)
         exp_avg[i] = m
         exp_avg_sq[i] = v
         m_hat = m / bc1
         if adaptive:
-            params[i] = p - m_hat * lr * (sqrt_bc2_rect / (np.sqrt(v) + eps))
+            w[i] = p - m_hat * lr * (sqrt_bc2_rect / (np.sqrt(v) + eps))
         else:
-            params[i] = p - m_hat * lr
+            w[i] = p - m_hat * lr
 
 
 @jit
-def radam_rectification(step, beta2):
+def radam_rectification(t, beta2):
     """(rho_t, r_t): the SMA length and the variance rectification term.
 
     r_t is only defined (and only used) when rho_t > 5.
     """
     rho_inf = 2.0 / (1.0 - beta2) - 1.0
-    bc2 = 1.0 - beta2 ** step
-    rho_t = rho_inf - 2.0 * step * beta2 ** step / bc2
+    bc2 = 1.0 - beta2 ** t
+    rho_t = rho_inf - 2.0 * t * beta2 ** t / bc2
     if rho_t > 5.0:
         rect = math.sqrt((rho_t - 4.0) * (rho_t - 2.0) * rho_inf
                          / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
@@ -42,22 +44,27 @@ def radam_rectification(step, beta2):
 
 
 @jit
-def _radam_constants(params, step, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay):
-    """The scalar arguments of :func:`_radam_loop` for step ``step``."""
-    rho_t, rect = radam_rectification(step, beta2)
-    decay, wd = decay_constants(params, lr, weight_decay, decoupled_weight_decay)
-    return (decay, wd, cast_like(1.0 - beta1, params), cast_like(beta2, params),
-            cast_like(1.0 - beta2, params), cast_like(1.0 - beta1 ** step, params),
-            cast_like(lr, params), rho_t > 5.0,
-            cast_like(math.sqrt(1.0 - beta2 ** step) * rect, params), cast_like(eps, params))
+def radam_constants(w, t, lr, h, sc):
+    beta1, beta2, eps, weight_decay, decoupled_weight_decay = h
+    rho_t, rect = radam_rectification(t, beta2)
+    decay, l2 = decay_constants(w, lr, weight_decay, decoupled_weight_decay)
+    return (decay, l2, cast_like(1.0 - beta1, w), cast_like(beta2, w), cast_like(1.0 - beta2, w),
+            cast_like(1.0 - beta1 ** t, w), cast_like(lr, w), rho_t > 5.0,
+            cast_like(math.sqrt(1.0 - beta2 ** t) * rect, w), cast_like(eps, w))
 
 
-@jit_parallel
-def radam_step(params, grad, exp_avg, exp_avg_sq, step, lr=1e-3, beta1=0.9,
-               beta2=0.999, eps=1e-8, weight_decay=0.0, decoupled_weight_decay=False):
-    r"""One RAdam step (Liu et al., 2020, Algorithm 2), in place.
+RADAM = Rule(
+    "radam", "RAdam", lr=1e-3,
+    params=(Param("betas", (0.9, 0.999), kind="betas"), Param("eps", 1e-8),
+            Param("weight_decay", 0.0), Param("decoupled_weight_decay", False, kind="bool")),
+    state=(State("exp_avg"), State("exp_avg_sq", nonnegative=True)),
+    constants=radam_constants, loop=radam_loop,
+    methods={"radam": {}},
+    examples=({"lr": 0.01}, {"lr": 0.01, "weight_decay": 0.01, "decoupled_weight_decay": True}),
+    torch="RAdam",
+    doc=r"""RAdam (Liu et al., 2020, Algorithm 2), as ``torch.optim.RAdam``.
 
-    As ``torch.optim.RAdam``::
+    ::
 
         g_t      = g_t + lambda * theta_{t-1}      (L2; or decoupled: theta *= 1 - lr*lambda)
         m_t      = beta1 * m_{t-1} + (1 - beta1) * g_t
@@ -72,13 +79,6 @@ def radam_step(params, grad, exp_avg, exp_avg_sq, step, lr=1e-3, beta1=0.9,
             theta_t = theta_{t-1} - lr * m_hat          (SGD with momentum)
 
     Like PyTorch, eps is added to sqrt(v_t) before the bias correction.
-    """
-    n = params.size
-    k = _radam_constants(params, step, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay)
-    if n <= PARALLEL_THRESHOLD:
-        _radam_loop(params, grad, exp_avg, exp_avg_sq, *k)
-    else:
-        for c in prange(n_chunks(n)):
-            lo = c * CHUNK
-            hi = min(n, lo + CHUNK)
-            _radam_loop(params[lo:hi], grad[lo:hi], exp_avg[lo:hi], exp_avg_sq[lo:hi], *k)
+    """)
+
+radam_step = RADAM.step

@@ -1,17 +1,19 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov and L2."""
 
-from numba import prange
+from .._numba import cast_like, jit
+from .rule import Param, Rule, Scalar, State
 
-from .._numba import CHUNK, PARALLEL_THRESHOLD, cast_like, jit, jit_parallel, n_chunks
+STARTED = 0  # sc[STARTED]: 1 once the momentum buffer holds a gradient
 
 
 @jit
-def _sgd_loop(params, grad, momentum_buffer, first,
-              lr, momentum, one_minus_dampening, nesterov, weight_decay):
-    for i in range(params.size):
-        d = grad[i]
+def sgd_loop(w, g, s, k):
+    (momentum_buffer,) = s
+    first, lr, momentum, one_minus_dampening, nesterov, weight_decay = k
+    for i in range(w.size):
+        d = g[i]
         if weight_decay != 0:
-            d = d + weight_decay * params[i]
+            d = d + weight_decay * w[i]
         if momentum != 0:
             if first:
                 b = d
@@ -22,49 +24,63 @@ def _sgd_loop(params, grad, momentum_buffer, first,
                 d = d + momentum * b
             else:
                 d = b
-        params[i] = params[i] - lr * d
+        w[i] = w[i] - lr * d
 
 
 @jit
-def _sgd_constants(params, step, lr, momentum, dampening, nesterov, weight_decay):
-    """The scalar arguments of :func:`_sgd_loop` for step ``step``, in the params' dtype."""
-    return (step <= 1, cast_like(lr, params), cast_like(momentum, params),
-            cast_like(1.0 - dampening, params), nesterov, cast_like(weight_decay, params))
+def sgd_constants(w, t, lr, h, sc):
+    momentum, dampening, nesterov, weight_decay = h
+    first = sc[STARTED] == 0.0
+    if momentum != 0.0:
+        sc[STARTED] = 1.0
+    return (first, cast_like(lr, w), cast_like(momentum, w), cast_like(1.0 - dampening, w),
+            nesterov, cast_like(weight_decay, w))
 
 
-@jit_parallel
-def sgd_step(params, grad, momentum_buffer, step, lr, momentum=0.0,
-             dampening=0.0, nesterov=False, weight_decay=0.0):
-    r"""One SGD step, in place, with the semantics of ``torch.optim.SGD``.
+def _check_nesterov(h):
+    if h["nesterov"] and (h["momentum"] <= 0 or h["dampening"] != 0):
+        raise ValueError("nesterov=True requires momentum > 0 and dampening = 0, got "
+                         f"momentum={h['momentum']!r}, dampening={h['dampening']!r}")
 
-    With gradient :math:`g_t`, parameters :math:`\theta`, and
-    :math:`\mu` = ``momentum``, :math:`\tau` = ``dampening``,
-    :math:`\lambda` = ``weight_decay``, :math:`\gamma` = ``lr``::
+
+SGD = Rule(
+    "sgd", "SGD", lr=1e-3,
+    params=(Param("momentum", 0.0), Param("dampening", 0.0), Param("nesterov", False, kind="bool"),
+            Param("weight_decay", 0.0)),
+    state=(State("momentum_buffer", when="momentum"),),
+    scalars=(Scalar("momentum_started", 0.0, low=0.0, high=1.0),),
+    constants=sgd_constants, loop=sgd_loop,
+    check_combination=_check_nesterov,
+    invalid=(({"nesterov": True}, "nesterov"),
+             ({"nesterov": True, "momentum": 0.9, "dampening": 0.1}, "dampening")),
+    methods={"gd": {}, "momentum": {"momentum": 0.9},
+             "nesterov": {"momentum": 0.9, "nesterov": True}},
+    examples=({"lr": 0.05}, {"lr": 0.05, "momentum": 0.9, "dampening": 0.1},
+              {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01}),
+    torch="SGD",
+    doc=r"""Stochastic gradient descent, optionally with momentum, as ``torch.optim.SGD``.
+
+    With gradient g_t, parameters theta, mu = ``momentum``, tau =
+    ``dampening``, lambda = ``weight_decay``, gamma = ``lr``::
 
         g_t   = g_t + lambda * theta_{t-1}                 (if lambda != 0)
-        b_t   = g_t                                         (t = 1)
-        b_t   = mu * b_{t-1} + (1 - tau) * g_t              (t > 1)
+        b_t   = g_t                                         (the buffer's first step)
+        b_t   = mu * b_{t-1} + (1 - tau) * g_t              (later steps)
         g_t   = g_t + mu * b_t   (nesterov)   or   g_t = b_t   (if mu != 0)
         theta_t = theta_{t-1} - gamma * g_t
 
     This is Sutskever et al. (2013)'s momentum in PyTorch's form: the
     learning rate multiplies the velocity, and the buffer starts at the first
-    gradient without dampening.
+    gradient it sees, without dampening (``momentum_started`` records that
+    it has).
 
-    Parameters
-    ----------
-    params, grad : 1-D float arrays of one dtype and size; params is updated.
-    momentum_buffer : array like params (ignored, may be empty, if momentum is 0).
-    step : int, 1 for the first step (the buffer is initialised on it).
-    lr, momentum, dampening, weight_decay : float.
-    nesterov : bool.
-    """
-    n = params.size
-    k = _sgd_constants(params, step, lr, momentum, dampening, nesterov, weight_decay)
-    if n <= PARALLEL_THRESHOLD:
-        _sgd_loop(params, grad, momentum_buffer, *k)
-    else:
-        for c in prange(n_chunks(n)):
-            lo = c * CHUNK
-            hi = min(n, lo + CHUNK)
-            _sgd_loop(params[lo:hi], grad[lo:hi], momentum_buffer[lo:hi], *k)
+    >>> import numpy as np, fastgd
+    >>> x = np.array([3.0, -2.0])
+    >>> opt = fastgd.SGD(x, lr=0.1, momentum=0.5)
+    >>> for _ in range(200):
+    ...     _ = opt.step(2 * x)          # gradient of |x|^2
+    >>> bool(np.abs(x).max() < 1e-6)
+    True
+    """)
+
+sgd_step = SGD.step

@@ -132,7 +132,8 @@ def _part(p, per, w, X, y, sw, hyper, acc, lsum):
     lsum[p] = rows(w, X[lo:hi], y[lo:hi], s, hyper, row)  # noqa: F821 (bound by specialize)
 
 
-def _objective_kernel(w, X, y, sw, hyper, grad):
+def _pass(w, X, y, sw, hyper, out):
+    # the loss kernel (SUMS False) or the sums kernel (SUMS True) of one objective
     n = X.shape[0]
     size = w.size
     parts, per = row_partition(n, work_per_row(X, w))
@@ -146,15 +147,24 @@ def _objective_kernel(w, X, y, sw, hyper, grad):
         for p in range(parts):
             part(p, per, w, X, y, sw, hyper, acc, lsum)  # noqa: F821
     g64 = np.empty(size)
-    loss = scale(g64, merge_parts(acc, lsum, parts, g64), n)
-    loss += penalty(w, hyper, g64)  # noqa: F821
-    store(g64, grad)
+    loss = merge_parts(acc, lsum, parts, g64)
+    if SUMS:  # noqa: F821 (a constant bound by specialize)
+        for j in range(size):
+            out[j] += g64[j]
+        return loss
+    loss = scale(g64, loss, n) + penalty(w, hyper, g64)  # noqa: F821
+    store(g64, out)
     return loss
+
+
+_PARTS = {}
 
 
 def part_function(rows):
     """``part(p, per, w, X, y, sw, hyper, acc, lsum)``: the serial work of part p for ``rows``."""
-    return specialize(_part, rows=rows)
+    if id(rows) not in _PARTS:
+        _PARTS[id(rows)] = (rows, specialize(_part, rows=rows))
+    return _PARTS[id(rows)][1]
 
 
 def objective_kernel(rows, penalty=linear_penalty):
@@ -163,4 +173,26 @@ def objective_kernel(rows, penalty=linear_penalty):
     One cached kernel per (rows, penalty) pair. Call it from Python (it is a
     parallel leaf: do not call it from other jitted code of fastgd).
     """
-    return specialize(_objective_kernel, parallel=True, part=part_function(rows), penalty=penalty)
+    return specialize(_pass, parallel=True, part=part_function(rows), penalty=penalty,
+                      work_per_row=getattr(rows, "work_per_row", work_per_row), SUMS=False)
+
+
+_SUMS = {}
+
+
+def sums_kernel(rows):
+    """The parallel kernel ``sums(w, X, y, sw, hyper, out) -> loss_sum`` of ``rows``.
+
+    Adds the float64 gradient sums over the rows of X to ``out`` and returns
+    the sum of their weighted losses: no division by n, no penalty. For
+    gradients summed over data that arrives in pieces (blocks of a memmap,
+    the chunks of a Dask array), whose sums are then added in a fixed order.
+    The rows are cut into parts and merged as in the loss kernels. One
+    kernel per ``rows``, built once.
+    """
+    if id(rows) not in _SUMS:
+        _SUMS[id(rows)] = (rows, specialize(_pass, parallel=True, part=part_function(rows),
+                                            penalty=linear_penalty, SUMS=True,
+                                            work_per_row=getattr(rows, "work_per_row",
+                                                                 work_per_row)))
+    return _SUMS[id(rows)][1]

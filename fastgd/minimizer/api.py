@@ -223,9 +223,8 @@ class _Problem:
         options = {} if options is None else options
         if not isinstance(options, dict):
             raise TypeError(f"options must be a dict, got {type(options).__name__}")
-        cls = _optimizer_class(self.rule.optimizer)
-        allowed = [p for p in inspect.signature(cls.__init__).parameters
-                   if p not in ("self", "params", "lr", "options")]
+        cls = self.rule.optimizer
+        allowed = list(self.rule.rule.param_names)
         unknown = sorted(set(options) - set(allowed))
         if unknown:
             raise TypeError(f"options: unknown option(s) {unknown} for method {self.method!r}; "
@@ -237,8 +236,8 @@ class _Problem:
         probe = cls(np.zeros(1, dtype=self.x0.dtype), **merged)
         self.lr = probe.lr
         if self.line_search:
-            h = probe._hyper
-            if self.rule.optimizer != "sgd" or h["momentum"] != 0 or h["weight_decay"] != 0:
+            h = probe.hyperparameters
+            if self.rule.rule.name != "sgd" or h["momentum"] != 0 or h["weight_decay"] != 0:
                 raise ValueError(f"line_search=True needs method='gd' without momentum or "
                                  f"weight_decay, got method={self.method!r}")
         return merged
@@ -291,10 +290,12 @@ class _Problem:
         hist[0] = f
         grad_fevals = 2 * n if self.jac is None else 0
         counts = np.array([0, 1 + grad_fevals, 1], dtype=np.int64)
-        drive = driver.drive if self.native else driver.drive.py_func
-        call = (evaluate, self.fun, grad_arg, self.args, x, g, packed.rule, packed.h, packed.s0,
-                packed.s1, packed.s2, packed.sc, packed.kc, spec, hist, counts, self.jac is True, grad_fevals, self.line_search,
-                self.maxiter, self.gtol, self.ftol, self.max_growth)
+        drive = driver.driver_for(self.rule.rule)
+        if not self.native:
+            drive = drive.py_func
+        call = (evaluate, self.fun, grad_arg, self.args, x, g, packed.s, packed.sc, packed.h, spec,
+                hist, counts, self.jac is True, grad_fevals, self.line_search, self.maxiter,
+                self.gtol, self.ftol, self.max_growth)
         if self.callback is None:
             status = drive(*call, _NEVER)
         else:
@@ -369,11 +370,6 @@ class _Problem:
             x=x, fun=math.nan, jac=np.full_like(x, np.nan), nit=0, nfev=1, njev=0, success=False,
             status=DIVERGED, message="fun or its gradient is not finite at this starting point.",
             fun_history=np.empty(0), method=self.method)
-
-
-def _optimizer_class(name):
-    from ..optim import OPTIMIZERS
-    return OPTIMIZERS[name]
 
 
 def _new_style(callback):

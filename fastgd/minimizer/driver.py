@@ -6,10 +6,10 @@ as first-class function arguments, so the whole loop
 For plain Python functions the very same source runs interpreted
 (``drive.py_func``), calling the same compiled kernels: one loop, one truth.
 
-Specialisations: one per (evaluator, fun, jac, dtype, args types). The
-method is a runtime rule id (see :mod:`fastgd.minimizer.rules`), and
-options, tolerances and schedules are runtime values, so changing them
-recompiles nothing.
+Specialisations: one copy of the loop per update rule (:func:`driver_for`,
+with the rule's serial ``apply`` bound into it), compiled once per
+(evaluator, fun, jac, dtype, args types). Options, tolerances and schedules
+are runtime values, so changing them recompiles nothing.
 
 Caching: functions that take the user's function are compiled with
 ``cache=False``: the numba type of a function argument is tied to the
@@ -26,7 +26,7 @@ import math
 import numpy as np
 
 from .._numba import jit
-from ..engine.rules import apply
+from .._specialize import specialize
 from ..kernels.clip import _sum_of_squares_1
 from ..schedules import schedule_value
 
@@ -95,9 +95,8 @@ def eval_numeric(fun, fd, args, x, g, what):
     return f
 
 
-@jit(cache=False, fastmath=False)
-def drive(evaluate, fun, jac, args, x, g, rule, h, s0, s1, s2, sc, kc, spec, hist, counts,
-          combined, grad_fevals, line_search, maxiter, gtol, ftol, max_growth, pause_at):
+def drive(evaluate, fun, jac, args, x, g, s, sc, h, spec, hist, counts, combined, grad_fevals,
+          line_search, maxiter, gtol, ftol, max_growth, pause_at):
     r"""Run the minimize loop from iterate k = ``counts[0]``; return a status code.
 
     On entry ``hist[k]`` is f(x_k) and ``g`` its gradient; ``counts`` is
@@ -106,8 +105,8 @@ def drive(evaluate, fun, jac, args, x, g, rule, h, s0, s1, s2, sc, kc, spec, his
     1. stop (FTOL) if k > 0 and |f_{k-1} - f_k| <= ftol max(|f_{k-1}|, |f_k|, 1), ftol > 0;
     2. stop (GTOL) if |g_k|_2 <= gtol; (MAXITER) if k = maxiter;
     3. x_{k+1} = the rule's update of x_k with g_k and lr_k = schedule_value(spec, k)
-       (:func:`fastgd.engine.rules.apply`, on the packed optimizer ``rule,
-       h, s0, s1, s2, sc, kc``); with
+       (the rule's serial ``apply``, on the packed optimizer state ``s``,
+       ``sc`` and hyperparameters ``h``); with
        ``line_search`` (plain gradient descent only) the step a starts at
        lr_k and is halved until f(x_k - a g_k) <= f_k - c1 a |g_k|^2
        (Armijo; LINE_SEARCH_FAILED after MAX_BACKTRACKS tries);
@@ -145,7 +144,7 @@ def drive(evaluate, fun, jac, args, x, g, rule, h, s0, s1, s2, sc, kc, spec, his
             accepted = False
             for _ in range(MAX_BACKTRACKS):
                 copy_into(x_new, x_cur)
-                apply(rule, x_new, g_cur, s0, s1, s2, h, sc, kc, k + 1, a)
+                apply(x_new, g_cur, s, sc, k + 1, a, h)  # noqa: F821 (bound per rule)
                 f_new = evaluate(fun, jac, args, x_new, g_new, F)
                 counts[1] += 1
                 if f_new <= f - ARMIJO_C1 * a * slope:
@@ -160,7 +159,7 @@ def drive(evaluate, fun, jac, args, x, g, rule, h, s0, s1, s2, sc, kc, spec, his
                 counts[1] += grad_fevals
         else:
             copy_into(x_new, x_cur)
-            apply(rule, x_new, g_cur, s0, s1, s2, h, sc, kc, k + 1, lr)
+            apply(x_new, g_cur, s, sc, k + 1, lr, h)  # noqa: F821
             f_new = evaluate(fun, jac, args, x_new, g_new, FG)
             counts[1] += 1 + grad_fevals
         counts[2] += 1
@@ -181,3 +180,14 @@ def drive(evaluate, fun, jac, args, x, g, rule, h, s0, s1, s2, sc, kc, spec, his
         copy_into(g, g_cur)
     counts[0] = k
     return status
+
+
+_DRIVERS = {}
+
+
+def driver_for(rule):
+    """The minimize loop :func:`drive` for one update rule (a :class:`fastgd.kernels.Rule`)."""
+    if rule.name not in _DRIVERS:
+        _DRIVERS[rule.name] = specialize(drive, apply=rule.apply,
+                                         jit_options={"cache": False, "fastmath": False})
+    return _DRIVERS[rule.name]

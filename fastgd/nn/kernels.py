@@ -75,7 +75,8 @@ one-output layer (n = 1), an outer product with nothing to sum, which
 import numpy as np
 from numba import prange
 
-from .._numba import CHUNK, cast_like, jit, jit_parallel
+from .._numba import CHUNK, cast_like, jit
+from .._specialize import specialize
 from ..losses._rows import linear_penalty
 
 # hidden-layer activations
@@ -353,7 +354,10 @@ def _block_loss_grad(w, sizes, offs, act, out_kind, X, y, sw, ws, rows, g, acc):
         A = X if l == 0 else _layer_block(ws, sizes, rows, l, m)
         _weight_grad(A, D, weights(g, sizes, offs, l))
         gb = bias(g, sizes, offs, l)
-        gb[:] = D[0]
+        # loops, not gb[:] = D[0]: numba's slice assignment from an array compiles a
+        # shape-mismatch message (string formatting), about 2.5 s of a first fit
+        for j in range(gb.size):
+            gb[j] = D[0, j]
         for i in range(1, m):
             for j in range(gb.size):
                 gb[j] += D[i, j]
@@ -437,16 +441,12 @@ def _predict_block(w, sizes, offs, act, out_kind, X, out, ws):
     """out = the network's output for the rows of X (at most BLOCK)."""
     Z = _forward_block(w, sizes, offs, act, X, ws, BLOCK)
     output_activation(Z, out_kind)
-    out[:, :] = Z
+    for i in range(Z.shape[0]):  # a loop: see _block_loss_grad
+        for j in range(Z.shape[1]):
+            out[i, j] = Z[i, j]
 
 
-@jit_parallel
-def forward(w, hyper, X, out):
-    """out = the output for every row of X: probabilities (classifiers) or values.
-
-    Rows are independent: blocks of ``BLOCK`` rows run in parallel, each
-    worker lane on its own workspace. A parallel leaf: call it from Python.
-    """
+def _forward(w, hyper, X, out):
     n = X.shape[0]
     sizes, offs = layout(hyper)
     act = int(hyper[ACT])
@@ -461,3 +461,15 @@ def forward(w, hyper, X, out):
             lo = blk * BLOCK
             hi = min(n, lo + BLOCK)
             _predict_block(w, sizes, offs, act, out_kind, X[lo:hi], out[lo:hi], ws[c])
+
+
+# two copies of one loop, told apart in numba's cache by the name specialize gives them
+forward_serial = specialize(_forward, PARALLEL=False)
+forward_serial.__doc__ = """out = the output for every row of X, serial (see :data:`forward`)."""
+forward = specialize(_forward, parallel=True, PARALLEL=True)
+forward.__doc__ = """out = the output for every row of X: probabilities (classifiers) or values.
+
+Rows are independent: blocks of ``BLOCK`` rows run in parallel, each worker
+lane on its own workspace. A parallel leaf: call it from Python. A parallel
+function costs seconds more to compile than a serial one, so small inputs
+go to :data:`forward_serial`, the same loop compiled serially."""

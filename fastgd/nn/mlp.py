@@ -22,10 +22,13 @@ from .._numba import PARALLEL_THRESHOLD
 from ..engine.data import is_direct
 from ..models.base import GDEstimator, is_memmap, iter_row_blocks
 from ..models.linear import _LinearClassifier
-from .kernels import (ACTIVATIONS, OUT_IDENTITY, OUT_LOGISTIC, OUT_SOFTMAX, forward,
+from .kernels import (ACTIVATIONS, OUT_IDENTITY, OUT_LOGISTIC, OUT_SOFTMAX, forward, forward_serial,
                       WORK_PER_ROW, layer_offsets, mlp_penalty, mlp_rows, mlp_tail)
 
 _OUT_NAMES = {OUT_IDENTITY: "identity", OUT_LOGISTIC: "logistic", OUT_SOFTMAX: "softmax"}
+
+# rows x parameters above which predictions run in parallel: about 2 * 2**24 flops, a few ms
+PARALLEL_FORWARD = 2**24
 
 
 class _OneBlasThread:
@@ -240,12 +243,14 @@ class _MLP(GDEstimator):
         hyper = np.array([0.0, 0.0, 0.0, *mlp_tail(self._sizes_, self.activation,
                                                   self._out_kind(self.n_outputs_))])
         out = np.empty((X.shape[0], self.n_outputs_), dtype=X.dtype)
+        # the parallel loop only where its few seconds of first compile pay off
+        run = forward if X.shape[0] * w.size > PARALLEL_FORWARD else forward_serial
         with one_blas_thread:
             if is_direct(X):
-                forward(w, hyper, X, out)
+                run(w, hyper, X, out)
             else:
                 for a, e, block in iter_row_blocks(X):
-                    forward(w, hyper, np.array(block, order="C"), out[a:e])
+                    run(w, hyper, np.array(block, order="C"), out[a:e])
         if is_memmap(X) and not np.isfinite(out).all():
             # a memmap is not scanned up front (that would read it twice); NaN in X shows here
             raise ValueError("Input X contains NaN or infinity.")

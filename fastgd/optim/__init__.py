@@ -1,23 +1,19 @@
 """Optimizer objects: the thin Python API over :mod:`fastgd.kernels`.
 
-One class per update rule, with PyTorch's argument names and defaults. Each
+One class per update rule, made from the rule's record with PyTorch's
+argument names and defaults (``fastgd.Adam``, ``fastgd.SGD``, ...). Each
 takes one flat float32/float64 parameter array and updates it in place on
-``step(grad)``. Shared machinery (validation, clipping, the non-finite guard,
-state dicts) is in :mod:`fastgd.optim.optimizer`.
+``step(grad)``. The shared machinery (validation, clipping, the non-finite
+guard, state dicts) is :class:`fastgd.optim.Optimizer`.
 """
 
-from .adagrad import Adagrad
-from .adam import Adam, AdamW
-from .adamax import Adamax
-from .asgd import ASGD
-from .nadam import NAdam
-from .optimizer import Optimizer
-from .radam import RAdam
-from .rmsprop import RMSprop
-from .sgd import SGD
+from ..kernels import RULES
+from .optimizer import Optimizer, optimizer_class
 
-OPTIMIZERS = {cls.__name__.lower(): cls for cls in
-              (SGD, Adagrad, RMSprop, Adam, AdamW, Adamax, NAdam, RAdam, ASGD)}
+#: lower-case rule name -> optimizer class, for every rule of :mod:`fastgd.kernels`
+OPTIMIZERS = {name: optimizer_class(rule) for name, rule in RULES.items()}
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam",
-           "RAdam", "ASGD", "OPTIMIZERS"]
+globals().update({cls.__name__: cls for cls in OPTIMIZERS.values()})
+
+__all__ = ["Optimizer", "OPTIMIZERS", "optimizer_class",
+           *sorted(cls.__name__ for cls in OPTIMIZERS.values())]

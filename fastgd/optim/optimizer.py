@@ -1,14 +1,15 @@
-"""The machinery every optimizer shares: validation, state, clipping, state dicts.
+"""The optimizer object every rule shares: validation, state, clipping, state dicts.
 
 An optimizer owns one flat parameter array (the caller's, updated in place),
-a step counter, its hyperparameters and its state arrays. A subclass declares
-its hyperparameters as :class:`Hyper` attributes, allocates its state in
-``_init_state`` and calls its kernel from ``_update``. Everything else lives
-here.
+a step counter, its hyperparameters and its state. What a rule takes and
+keeps comes from its record (:class:`fastgd.kernels.Rule`);
+:func:`optimizer_class` turns a record into a class with PyTorch's argument
+names and defaults, and everything else lives here.
 """
 
 import copy
-import math
+import inspect
+import threading
 
 import numpy as np
 
@@ -21,9 +22,9 @@ class Hyper:
     """A validated hyperparameter: ``opt.name = value`` checks before it stores.
 
     ``check(name, value)`` returns the normalised value or raises. After it, the
-    optimizer's ``_check_combination`` sees the candidate set of all
-    hyperparameters, so rules across arguments (Nesterov needs momentum) hold
-    whatever the order of assignments; nothing is stored when a check fails.
+    rule's combination check sees the candidate set of all hyperparameters,
+    so rules across arguments (Nesterov needs momentum) hold whatever the
+    order of assignments; nothing is stored when a check fails.
     """
 
     def __init__(self, check):
@@ -41,7 +42,7 @@ class Hyper:
         candidate = dict(obj._hyper)
         candidate[self.name] = self.check(self.name, value)
         obj._check_combination(candidate)
-        obj._hyper = candidate
+        obj._set_hyper(candidate)
 
 
 def _check_lr(name, value):
@@ -50,16 +51,15 @@ def _check_lr(name, value):
     return check_real(name, value, low=0.0, low_open=True)
 
 
-def nonnegative(name, value):
-    return check_real(name, value, low=0.0)
-
-
 def _check_optional_positive(name, value):
     return None if value is None else check_real(name, value, low=0.0, low_open=True)
 
 
+_COMMON = ("clip_norm", "clip_value", "skip_nonfinite")
+
+
 class Optimizer:
-    """Base class. See :class:`fastgd.Adam` for a complete example of a rule.
+    """Base class of the optimizers; each subclass is made from one rule's record.
 
     Common keyword arguments of every optimizer:
 
@@ -75,24 +75,38 @@ class Optimizer:
         the update as IEEE arithmetic says.
 
     Clipping works on a private copy: the caller's gradient is never modified.
+    ``step`` may be called from several threads: the steps of one optimizer
+    are serialised by a lock (each is applied whole, none is lost).
     """
 
+    rule = None  # the Rule record, set by optimizer_class
     lr = Hyper(_check_lr)
     clip_norm = Hyper(_check_optional_positive)
     clip_value = Hyper(_check_optional_positive)
 
-    def __init__(self, params, *, clip_norm=None, clip_value=None, skip_nonfinite=False, **hyper):
-        params = check_flat_float_array("params", params, writeable=True)
-        checked = self._checked_hyper(dict(hyper, clip_norm=clip_norm, clip_value=clip_value))
-        if not isinstance(skip_nonfinite, (bool, np.bool_)):
-            raise TypeError(f"skip_nonfinite must be True or False, got {skip_nonfinite!r}")
+    def __init__(self, params, *args, **kwargs):
+        try:
+            bound = self.__signature__.bind(params, *args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{type(self).__name__}: {exc}; it takes "
+                            f"{list(self.__signature__.parameters)[1:]}") from None
+        bound.apply_defaults()
+        values = dict(bound.arguments)
+        params = check_flat_float_array("params", values.pop("params"), writeable=True)
+        skip = values.pop("skip_nonfinite")
+        if not isinstance(skip, (bool, np.bool_)):
+            raise TypeError(f"skip_nonfinite must be True or False, got {skip!r}")
+        checked = self._checked_hyper(values)
         self.params = params
-        self.skip_nonfinite = bool(skip_nonfinite)
-        self._hyper = checked
+        self.skip_nonfinite = bool(skip)
+        self._lock = threading.Lock()
+        self._set_hyper(checked)
         self.step_count = 0
         self.n_skipped = 0
-        self.state = self._init_state()
+        self.state = self.rule.new_state(params, checked, lr=self._initial_lr(checked["lr"]))
         self._grad_buffer = None
+
+    # -- hyperparameters ------------------------------------------------------------------
 
     def _checked_hyper(self, hyper):
         checked = {name: getattr(type(self), name).check(name, value)
@@ -100,20 +114,51 @@ class Optimizer:
         self._check_combination(checked)
         return checked
 
-    # -- what a rule provides ------------------------------------------------
-
-    def _init_state(self):
-        """Return the dict of state arrays (and scalars) for a fresh optimizer."""
-        return {}
-
-    def _update(self, grad, lr):
-        """Apply the rule with learning rate ``lr``; step_count is already advanced."""
-        raise NotImplementedError
-
     def _check_combination(self, hyper):
-        """Raise ValueError when hyperparameters contradict each other."""
+        if self.rule.check_combination is not None:
+            self.rule.check_combination(hyper)
 
-    # -- the public API -------------------------------------------------------
+    def _set_hyper(self, hyper):
+        self._hyper = hyper
+        self._h = self.rule.hyper_tuple(hyper)
+        self._arrays = None
+
+    @staticmethod
+    def _initial_lr(lr):
+        return lr(0) if isinstance(lr, Schedule) else lr
+
+    @property
+    def hyperparameters(self):
+        """A copy of the rule's hyperparameters (not lr or the clipping options), by name."""
+        return {name: self._hyper[name] for name in self.rule.param_names}
+
+    # -- state ----------------------------------------------------------------------------
+
+    @property
+    def state(self):
+        """The rule's state, by name: arrays (empty until needed) and scalars."""
+        return self._state
+
+    @state.setter
+    def state(self, value):
+        self._state = value
+        self._arrays = None
+
+    def kernel_state(self):
+        """``(s, sc)``: the state as the kernels take it (arrays now needed are allocated).
+
+        ``s`` holds the optimizer's own arrays; ``sc`` is a new float64 array of
+        the scalar state: write it back with :meth:`store_scalars`.
+        """
+        if self._arrays is None:
+            self._arrays = self.rule.arrays(self._state, self.params, self._hyper)
+        return self._arrays, self.rule.scalar_array(self._state)
+
+    def store_scalars(self, sc):
+        for k, c in enumerate(self.rule.scalars):
+            self._state[c.name] = float(sc[k])
+
+    # -- the public API -------------------------------------------------------------------
 
     @property
     def current_lr(self):
@@ -129,17 +174,21 @@ class Optimizer:
         if not (type(grad) is np.ndarray and grad.dtype is params.dtype
                 and grad.shape == params.shape and grad.flags.c_contiguous):
             grad = check_like("grad", grad, params)
-        hyper = self._hyper
-        if self.skip_nonfinite and not all_finite(grad):
-            self.n_skipped += 1
-            return False
-        if hyper["clip_norm"] is not None or hyper["clip_value"] is not None:
-            grad = self._clipped(grad, hyper["clip_norm"], hyper["clip_value"])
-        lr = hyper["lr"]
-        if type(lr) is not float:
-            lr = lr(self.step_count)
-        self.step_count += 1
-        self._update(grad, lr)
+        with self._lock:
+            hyper = self._hyper
+            if self.skip_nonfinite and not all_finite(grad):
+                self.n_skipped += 1
+                return False
+            if hyper["clip_norm"] is not None or hyper["clip_value"] is not None:
+                grad = self._clipped(grad, hyper["clip_norm"], hyper["clip_value"])
+            lr = hyper["lr"]
+            if type(lr) is not float:
+                lr = lr(self.step_count)
+            s, sc = self.kernel_state()
+            self.rule.step(params, grad, s, sc, self.step_count + 1, lr, self._h)
+            self.step_count += 1
+            if sc.size:
+                self.store_scalars(sc)
         return True
 
     def _clipped(self, grad, clip_norm, clip_value):
@@ -153,16 +202,6 @@ class Optimizer:
             clip_by_global_norm_(buf, clip_norm)
         return buf
 
-    def _zeros(self):
-        return np.zeros_like(self.params)
-
-    def _lazy(self, name):
-        """The state array ``name``, allocated (zeros) the first time it is needed."""
-        arr = self.state[name]
-        if arr.size != self.params.size:
-            arr = self.state[name] = self._zeros()
-        return arr
-
     def state_dict(self):
         """A deep copy of everything the optimizer needs to resume: load it into a
         fresh optimizer over parameters of the same size and dtype, and both step
@@ -175,11 +214,19 @@ class Optimizer:
             "n_skipped": self.n_skipped,
             "skip_nonfinite": self.skip_nonfinite,
             "hyperparams": copy.deepcopy(self._hyper),
-            "state": {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in self.state.items()},
+            "state": {k: (v.copy() if isinstance(v, np.ndarray) else v)
+                      for k, v in self._state.items()},
         }
 
     def load_state_dict(self, state_dict):
-        """Restore from :meth:`state_dict`; validated whole before anything changes."""
+        """Restore from :meth:`state_dict`; validated whole before anything changes.
+
+        Every entry is checked against what the rule's kernels assume: the
+        hyperparameters as the constructor checks them, each state array's
+        dtype and size (an array a setting switches on may be empty while the
+        setting is off), values that cannot be negative, the scalar state's
+        range, and the counters. A ValueError or TypeError names the entry.
+        """
         if not isinstance(state_dict, dict):
             raise TypeError(f"state_dict must be a dict, got {type(state_dict).__name__}")
         want = {"optimizer", "dtype", "size", "step_count", "n_skipped", "skip_nonfinite",
@@ -192,38 +239,100 @@ class Optimizer:
         if state_dict["dtype"] != self.params.dtype.name or state_dict["size"] != self.params.size:
             raise ValueError(f"state_dict is for {state_dict['size']} {state_dict['dtype']} parameters, "
                              f"these are {self.params.size} {self.params.dtype.name}")
-        hyper = dict(state_dict["hyperparams"])
-        if hyper.keys() != self._hyper.keys():
-            raise ValueError(f"state_dict hyperparams have keys {sorted(hyper)}, "
-                             f"expected {sorted(self._hyper)}")
-        hyper = self._checked_hyper(hyper)
-        fresh = self._init_state()
-        state = state_dict["state"]
-        if state.keys() != fresh.keys():
-            raise ValueError(f"state_dict state has keys {sorted(state)}, expected {sorted(fresh)}")
-        new_state = {}
-        for name, value in state.items():
-            if isinstance(fresh[name], np.ndarray):
-                if not isinstance(value, np.ndarray) or value.dtype != self.params.dtype \
-                        or value.ndim != 1 or value.size not in (0, self.params.size):
-                    raise ValueError(f"state_dict state[{name!r}] must be a 1-D {self.params.dtype} "
-                                     f"array of size {self.params.size} (or 0)")
-                new_state[name] = value.copy()
-            else:
-                v = float(value)
-                if not math.isfinite(v):
-                    raise ValueError(f"state_dict state[{name!r}] must be finite, got {value!r}")
-                new_state[name] = v
-        steps = state_dict["step_count"]
-        if not isinstance(steps, (int, np.integer)) or steps < 0:
-            raise ValueError(f"state_dict step_count must be an integer >= 0, got {steps!r}")
-        self._hyper = copy.deepcopy(hyper)
-        self.state = new_state
-        self.step_count = int(steps)
-        self.n_skipped = int(state_dict["n_skipped"])
-        self.skip_nonfinite = bool(state_dict["skip_nonfinite"])
+        hyper = state_dict["hyperparams"]
+        if not isinstance(hyper, dict) or hyper.keys() != self._hyper.keys():
+            raise ValueError(f"state_dict hyperparams must have the keys {sorted(self._hyper)}, got "
+                             f"{sorted(hyper) if isinstance(hyper, dict) else type(hyper).__name__}")
+        hyper = self._checked_hyper(dict(hyper))
+        state = self._checked_state(state_dict["state"], hyper)
+        steps = _counter("step_count", state_dict["step_count"])
+        skipped = _counter("n_skipped", state_dict["n_skipped"])
+        skip = state_dict["skip_nonfinite"]
+        if not isinstance(skip, (bool, np.bool_)):
+            raise TypeError(f"state_dict skip_nonfinite must be True or False, got {skip!r}")
+        with self._lock:
+            self._set_hyper(copy.deepcopy(hyper))
+            self.state = state
+            self.step_count = steps
+            self.n_skipped = skipped
+            self.skip_nonfinite = bool(skip)
+
+    def _checked_state(self, state, hyper):
+        """A validated copy of a state dict from outside (see :meth:`load_state_dict`)."""
+        rule, params = self.rule, self.params
+        names = [s.name for s in rule.state] + [c.name for c in rule.scalars]
+        if not isinstance(state, dict) or set(state) != set(names):
+            got = sorted(state) if isinstance(state, dict) else type(state).__name__
+            raise ValueError(f"state_dict state must have the keys {sorted(names)}, got {got}")
+        out = {}
+        for s in rule.state:
+            value = state[s.name]
+            sizes = (params.size,) if rule.needs(s, hyper) else (0, params.size)
+            if not (isinstance(value, np.ndarray) and value.dtype == params.dtype
+                    and value.ndim == 1 and value.size in sizes):
+                got = (f"{value.dtype} array of shape {value.shape}" if isinstance(value, np.ndarray)
+                       else type(value).__name__)
+                raise ValueError(f"state_dict state[{s.name!r}] must be a 1-D {params.dtype} array of "
+                                 f"size {' or '.join(map(str, sizes))}, got {got}")
+            if s.nonnegative and value.size and not np.all(value >= 0):
+                raise ValueError(f"state_dict state[{s.name!r}] must be >= 0 everywhere (it is a "
+                                 f"sum or average of squares or magnitudes)")
+            out[s.name] = np.array(value, copy=True)
+        for c in rule.scalars:
+            value = state[c.name]
+            name = f"state_dict state[{c.name!r}]"
+            if isinstance(value, np.ndarray) and value.ndim == 0:
+                value = value[()]
+            v = check_real(name, value, low=c.low, high=c.high)
+            out[c.name] = v
+        return out
+
+    def __getstate__(self):  # pickle and deepcopy: a lock is the object's own, not copied
+        state = dict(self.__dict__)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self._hyper.items() if v is not None)
         return f"{type(self).__name__}({self.params.size} {self.params.dtype.name} params, {args})"
 
+
+def _counter(name, value):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"state_dict {name} must be an integer >= 0, got {value!r}")
+    return int(value)
+
+
+def optimizer_class(rule):
+    """The optimizer class of a :class:`fastgd.kernels.Rule`: PyTorch's names and defaults.
+
+    ``cls(params, lr=rule.lr, <hyperparameters>, *, clip_norm=None,
+    clip_value=None, skip_nonfinite=False)``; every hyperparameter is a
+    validated attribute (``opt.lr = 0.01``), and ``rule.extras`` are added.
+    """
+    P = inspect.Parameter
+    signature = inspect.Signature(
+        [P("params", P.POSITIONAL_OR_KEYWORD), P("lr", P.POSITIONAL_OR_KEYWORD, default=rule.lr)]
+        + [P(p.name, P.POSITIONAL_OR_KEYWORD, default=p.default) for p in rule.params]
+        + [P("clip_norm", P.KEYWORD_ONLY, default=None),
+           P("clip_value", P.KEYWORD_ONLY, default=None),
+           P("skip_nonfinite", P.KEYWORD_ONLY, default=False)])
+    namespace = {p.name: Hyper(lambda name, value, p=p: p.check(value)) for p in rule.params}
+    namespace.update(rule.extras)
+    namespace.update(rule=rule, __signature__=signature, __module__="fastgd.optim",
+                     __qualname__=rule.class_name,
+                     __doc__=inspect.cleandoc(rule.doc) + "\n\n" + _SIGNATURE_DOC)
+    cls = type(rule.class_name, (Optimizer,), namespace)
+    for name in namespace:
+        if isinstance(namespace[name], Hyper):
+            namespace[name].__set_name__(cls, name)
+    return cls
+
+
+_SIGNATURE_DOC = """\
+Every optimizer also takes ``clip_norm=``, ``clip_value=`` and
+``skip_nonfinite=`` (see :class:`fastgd.optim.Optimizer`)."""

@@ -1,0 +1,300 @@
+"""One record per update rule: what it takes, what it keeps, and its two jitted pieces.
+
+Every update rule of fastgd is one :class:`Rule`, defined in the rule's own
+module of :mod:`fastgd.kernels` next to its math. Everything else is derived
+from the records: the optimizer classes (:mod:`fastgd.optim`), the rules
+inside the fused epochs (:mod:`fastgd.engine`), the methods of
+:func:`fastgd.minimize`, the test registry and the benchmarks. A new rule is
+its kernel module (and its reference in ``tests/reference.py``).
+
+A rule is two serial jitted functions with one shared signature:
+
+``constants(w, t, lr, h, sc) -> k``
+    the scalars of step ``t`` (1 for the first step) at learning rate ``lr``:
+    ``h`` is the tuple of hyperparameter values in the record's order
+    (``betas`` counts as two), ``sc`` the float64 array of scalar state
+    (updated in place: NAdam's momentum product, ASGD's rates), ``w`` the
+    parameters, for their dtype. Returns ``k``, a tuple of constants in
+    ``w``'s dtype (float32 stays float32) for the loop.
+``loop(w, g, s, k)``
+    the element-wise update of ``w`` from ``g`` with the constants ``k``;
+    ``s`` is the tuple of state arrays in the record's order. It runs over
+    whole arrays or over views of one chunk of them, so it may not look at
+    neighbours.
+
+The parallel step around them is written once (:func:`step_kernel`): below
+``fastgd._numba.PARALLEL_THRESHOLD`` elements one serial call, above it a
+``prange`` over ``CHUNK``-sized views. Each rule gets its own compiled copy
+(:func:`fastgd._specialize.specialize`), so a program compiles only the
+rules it uses.
+
+State arrays have the parameters' dtype and size. One that only some
+settings need (AMSGrad's running maximum, a momentum buffer) names the
+hyperparameter that switches it on (``State(when=...)``) and is an empty
+array until then.
+"""
+
+import inspect
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import prange
+
+from .._numba import CHUNK, PARALLEL_THRESHOLD, jit, n_chunks, views
+from .._specialize import specialize
+from .._validation import check_betas, check_bool, check_real
+
+KINDS = ("real", "bool", "betas")
+
+
+@dataclass(frozen=True)
+class Param:
+    """A hyperparameter: its name, default and valid values.
+
+    ``kind``: "real" (a finite number in [low, high], ends open as asked),
+    "bool", or "betas" (a pair, each in [0, 1); two entries of ``h``).
+    """
+
+    name: str
+    default: object
+    kind: str = "real"
+    low: float = 0.0
+    high: float = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"Param {self.name}: kind must be one of {KINDS}")
+
+    def check(self, value):
+        """The normalised value (float, bool or a pair of floats); raises naming the parameter."""
+        if self.kind == "bool":
+            return check_bool(self.name, value)
+        if self.kind == "betas":
+            return check_betas(self.name, value)
+        return check_real(self.name, value, low=self.low, high=self.high,
+                          low_open=self.low_open, high_open=self.high_open)
+
+    def encode(self, value):
+        """The entries of ``h`` for a checked value."""
+        return tuple(value) if self.kind == "betas" else (value,)
+
+    def bad_values(self):
+        """(value, exception, message fragment) that :meth:`check` must refuse (for tests)."""
+        if self.kind == "bool":
+            return [(1, TypeError, self.name), ("yes", TypeError, self.name)]
+        if self.kind == "betas":
+            return [((1.0, 0.999), ValueError, "index 0"), ((0.9, -0.1), ValueError, "index 1"),
+                    (0.9, TypeError, self.name)]
+        bad = [("x", TypeError, self.name), (math.nan, ValueError, self.name)]
+        if self.low is not None:
+            bad.append((self.low if self.low_open else self.low - 1.0, ValueError, self.name))
+        if self.high is not None:
+            bad.append((self.high if self.high_open else self.high + 1.0, ValueError, self.name))
+        return bad
+
+
+@dataclass(frozen=True)
+class State:
+    """A state array: its name, what it starts at, and when it is needed.
+
+    ``init``: the starting value, a number or the name of a hyperparameter
+    (Adagrad's ``initial_accumulator_value``). ``when``: the name of the
+    hyperparameter that makes the array needed (it stays empty while that
+    is 0 or False); None: always needed. ``nonnegative``: its values can
+    never be negative in a real run (second moments, sums of squares).
+    """
+
+    name: str
+    init: object = 0.0
+    when: str = None
+    nonnegative: bool = False
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """A float of state (in ``sc``): its name, its starting value (a number or
+    ``"lr"``: the starting learning rate) and its valid range."""
+
+    name: str
+    init: object = 0.0
+    low: float = None
+    high: float = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Everything about one update rule (see the module docstring).
+
+    ``name``: its key in :data:`fastgd.OPTIMIZERS`; ``class_name``: its
+    optimizer class; ``lr``: the default learning rate; ``params``,
+    ``state``, ``scalars``: :class:`Param`, :class:`State`, :class:`Scalar`
+    in kernel order; ``constants``, ``loop``: the two jitted pieces;
+    ``doc``: the equations and the paper (the class's and the kernel's
+    docstring); ``check_combination(hyper)``: raises ValueError when
+    hyperparameters contradict each other, with ``invalid``: examples of
+    such settings (dicts) and a fragment of the message each raises;
+    ``methods``: names of :func:`fastgd.minimize` methods and the options
+    that make them; ``examples``: settings that together exercise every
+    branch of the rule (the tests and benchmarks run them); ``torch``: the
+    ``torch.optim`` class with the same semantics (for parity tests), if
+    any; ``extras``: further attributes of the optimizer class (ASGD's
+    ``averaged``).
+    """
+
+    name: str
+    class_name: str
+    lr: float
+    params: tuple
+    state: tuple
+    constants: object
+    loop: object
+    doc: str
+    scalars: tuple = ()
+    check_combination: object = None
+    invalid: tuple = ()
+    methods: dict = field(default_factory=dict)
+    examples: tuple = ({},)
+    torch: str = None
+    extras: dict = field(default_factory=dict)
+
+    # -- hyperparameters ----------------------------------------------------------------
+
+    @property
+    def param_names(self):
+        return tuple(p.name for p in self.params)
+
+    def param(self, name):
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def defaults(self):
+        """{name: default} of every hyperparameter (not lr)."""
+        return {p.name: p.default for p in self.params}
+
+    def checked(self, hyper):
+        """A dict of every hyperparameter, validated and normalised, defaults filled in.
+
+        Unknown names raise TypeError; values are checked one by one, then
+        together (``check_combination``). Changes nothing.
+        """
+        unknown = sorted(set(hyper) - set(self.param_names))
+        if unknown:
+            raise TypeError(f"{self.class_name}: unknown hyperparameter(s) {unknown}; it takes "
+                            f"{list(self.param_names)}")
+        out = {p.name: p.check(hyper.get(p.name, p.default)) for p in self.params}
+        if self.check_combination is not None:
+            self.check_combination(out)
+        return out
+
+    def hyper_tuple(self, hyper):
+        """The tuple ``h`` the jitted pieces take, from a checked dict."""
+        return tuple(v for p in self.params for v in p.encode(hyper[p.name]))
+
+    def hyper(self, **hyper):
+        """``h`` for the given hyperparameters (defaults for the others), validated.
+
+        For calling the kernels from your own ``@numba.njit`` code.
+        """
+        return self.hyper_tuple(self.checked(hyper))
+
+    # -- state ----------------------------------------------------------------------------------
+
+    def needs(self, state, hyper):
+        """Whether the State ``state`` must be allocated under the hyperparameters ``hyper``."""
+        return state.when is None or bool(hyper[state.when])
+
+    def _start(self, state, hyper):
+        return float(hyper[state.init]) if isinstance(state.init, str) else float(state.init)
+
+    def new_state(self, params, hyper, lr=None):
+        """A fresh state dict: arrays (empty where not yet needed) and scalars.
+
+        ``hyper``: a checked dict; ``lr``: the starting learning rate (for
+        scalars that start at it).
+        """
+        out = {s.name: params[:0].copy() for s in self.state}
+        self.arrays(out, params, hyper)  # allocates those needed now
+        for c in self.scalars:
+            out[c.name] = float(lr) if c.init == "lr" else float(c.init)
+        return out
+
+    def arrays(self, state, params, hyper):
+        """The tuple ``s`` of state arrays for the kernels; allocates those ``hyper``
+        now needs (in ``state``, the optimizer's dict) as a fresh optimizer would."""
+        out = []
+        for s in self.state:
+            arr = state[s.name]
+            if arr.size != params.size and self.needs(s, hyper):
+                arr = state[s.name] = np.full_like(params, self._start(s, hyper))
+            out.append(arr)
+        return tuple(out)
+
+    def init_state(self, params, **hyper):
+        """``(s, sc)`` for the kernels over ``params``, with the given hyperparameters.
+
+        For calling the kernels from your own ``@numba.njit`` code.
+        """
+        checked = self.checked(hyper)
+        state = self.new_state(params, checked, lr=self.lr)
+        return self.arrays(state, params, checked), self.scalar_array(state)
+
+    def scalar_array(self, state):
+        """The float64 array ``sc`` from a state dict."""
+        return np.array([state[c.name] for c in self.scalars], dtype=np.float64)
+
+    # -- compiled pieces ------------------------------------------------------------------------
+
+    @property
+    def step(self):
+        """The parallel step kernel ``step(params, grad, s, sc, t, lr, h)`` (see :func:`step_kernel`)."""
+        return _compiled(self, "step")
+
+    @property
+    def apply(self):
+        """The serial step ``apply(w, g, s, sc, t, lr, h)``: constants, then the loop over whole arrays."""
+        return _compiled(self, "apply")
+
+
+_COMPILED = {}
+
+
+def _compiled(rule, what):
+    key = (rule.name, what)
+    if key not in _COMPILED:
+        if what == "step":
+            kernel = specialize(_step, parallel=True, constants=rule.constants, loop=rule.loop)
+            kernel.__doc__ = _step_doc(rule)
+        else:
+            kernel = specialize(_apply, constants=rule.constants, loop=rule.loop)
+        _COMPILED[key] = kernel
+    return _COMPILED[key]
+
+
+def _step(params, grad, s, sc, t, lr, h):
+    n = params.size
+    k = constants(params, t, lr, h, sc)  # noqa: F821 (bound by specialize)
+    if n <= PARALLEL_THRESHOLD:
+        loop(params, grad, s, k)  # noqa: F821
+    else:
+        for c in prange(n_chunks(n)):
+            lo = c * CHUNK
+            hi = min(n, lo + CHUNK)
+            # views, not indices into the captured arrays: loops over views vectorise
+            loop(params[lo:hi], grad[lo:hi], views(s, lo, hi), k)  # noqa: F821
+
+
+def _apply(w, g, s, sc, t, lr, h):
+    loop(w, g, s, constants(w, t, lr, h, sc))  # noqa: F821 (bound by specialize)
+
+
+def _step_doc(rule):
+    names = ", ".join(s.name for s in rule.state)
+    return (f"One {rule.class_name} step, in place: ``step(params, grad, s, sc, t, lr, h)``.\n\n"
+            f"``s`` = ({names}) and ``sc`` are the state (``{rule.name.upper()}.init_state``), "
+            f"``h`` the hyperparameters (``{rule.name.upper()}.hyper(...)``), ``t`` the step "
+            f"(1 for the first).\n\n" + inspect.cleandoc(rule.doc))
