@@ -7,13 +7,14 @@ import copy
 import math
 import time
 import uuid
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone, is_classifier
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
+
+from ..engine import DivergenceError
+from ..engine.loop import EpochLoop, Outcome
 
 from .._validation import check_int
 from . import _data, _worker
@@ -254,7 +255,7 @@ class DataParallel(BaseEstimator):
                     g64 += part_grad
                 f = scale(g64, loss_sum, m) + penalty(opt.params, job.hyper, g64)
                 if not math.isfinite(f):
-                    raise _diverged(est, r, "the loss became NaN or inf")
+                    raise DivergenceError("the loss became NaN or inf")
                 total += f * m
                 before = opt.step_count
                 opt.step(g64.astype(opt.params.dtype))
@@ -282,52 +283,35 @@ class DataParallel(BaseEstimator):
         self._rounds(one_round, rounds, params, job.local_epochs)
 
     def _rounds(self, one_round, rounds, params, epochs_per_round):
-        """The loop over rounds: atomic rounds, progress, stopping, interrupts, failures."""
+        """The loop over rounds (:class:`fastgd.engine.loop.EpochLoop`), each round atomic."""
         est = self.estimator_
         opt = est._optimizer
-        lr = opt.lr
-        tol, patience = params["tol"], params["n_iter_no_change"]
-        best, bad, converged = np.inf, 0, False
-        for r in range(1, rounds + 1):
+
+        def run_one():
             snap = opt.state_dict(), opt.params.copy()
             t0 = time.perf_counter()
             try:
-                loss, n_steps = one_round(r)
+                loss, n_steps = one_round(self.n_rounds_ + 1)
                 if not (math.isfinite(loss) and np.isfinite(opt.params).all()):
-                    raise _diverged(est, r, "the loss or the parameters became NaN or inf")
-            except KeyboardInterrupt:
-                _restore(opt, snap)
-                warnings.warn(f"DataParallel.fit interrupted during round {r}: keeping the "
-                              f"parameters of round {r - 1}", UserWarning, stacklevel=4)
-                break
+                    raise DivergenceError("the loss or the parameters became NaN or inf")
             except BaseException:
                 _restore(opt, snap)
                 raise
-            seconds = time.perf_counter() - t0
-            self.n_rounds_ = r
+            return Outcome(loss, time.perf_counter() - t0, n_steps)
+
+        def record(outcome):
+            self.n_rounds_ += 1
             est.n_iter_ += epochs_per_round
             est.t_ = opt.step_count
-            est.loss_curve_.append(loss)
-            est.best_loss_ = min(est.best_loss_, loss)
+            est.loss_curve_.append(outcome.loss)
+            est.best_loss_ = min(est.best_loss_, outcome.loss)
             est._store_params(opt.params)
-            if hasattr(lr, "report"):
-                lr.report(loss)
-            if self.verbose:
-                print(f"round {r}: loss {loss:.6g}, {n_steps} steps, {seconds:.3g} s")
-            stop = False
-            if tol is not None:
-                bad = bad + 1 if loss > best - tol else 0
-                best = min(best, loss)
-                stop = converged = bad >= patience
-            if self.callback is not None:
-                stop = bool(self.callback(RoundInfo(r, loss, seconds, n_steps, self))) or stop
-            if stop:
-                break
-        else:
-            if tol is not None and not converged:
-                warnings.warn(f"DataParallel: maximum number of rounds ({rounds}) reached before "
-                              f"convergence; raise max_rounds or tol", ConvergenceWarning,
-                              stacklevel=4)
+
+        loop = EpochLoop("DataParallel", rounds, params["tol"], params["n_iter_no_change"],
+                         opt.lr, est.lr, self.verbose, self.callback, unit="round", stacklevel=5)
+        est.stop_reason_ = loop.run(
+            run_one, record,
+            info=lambda r, o, score: RoundInfo(r, o.loss, o.seconds, o.n_steps, self))
 
     def _round_trip(self, placement, kind, job, key, r, *args):
         """Run ``kind`` on every chunk (one task per worker thread); results in chunk order."""
@@ -347,7 +331,6 @@ class DataParallel(BaseEstimator):
 
     def _gather(self, client, futures, r):
         """The results of one round's tasks in order; a failure becomes DaskFitError."""
-        from ..engine import DivergenceError
         try:
             return client.gather(futures)
         except KeyboardInterrupt:
@@ -355,7 +338,7 @@ class DataParallel(BaseEstimator):
             raise
         except DivergenceError as exc:  # raised by the engine on a worker (local epochs)
             client.cancel(futures)
-            raise _diverged(self.estimator_, r, str(exc)) from None
+            raise DivergenceError(str(exc)) from None
         except Exception as exc:
             client.cancel(futures)
             raise DaskFitError(
@@ -465,13 +448,6 @@ def _apply(block, est, method):
 def _thread_plan(client, threads):
     from .cluster import thread_plan
     return thread_plan(client, threads)
-
-
-def _diverged(est, r, what):
-    from ..engine import DivergenceError
-    return DivergenceError(
-        f"DataParallel: training diverged in round {r} ({what}). Try a smaller learning rate "
-        f"(lr={est.lr!r}) or scale the features. estimator_ keeps the parameters of round {r - 1}.")
 
 
 def _restore(opt, snap):

@@ -37,22 +37,21 @@ by blocks. The caller's arrays are never written to.
 
 import copy
 import numbers
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import BaseEstimator, is_classifier
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import (_check_sample_weight, check_consistent_length,
                                       check_is_fitted, column_or_1d, validate_data)
 
 from .._validation import check_bool, check_int, check_real
 from ..engine import DivergenceError, Trainer
+from ..engine.loop import EpochLoop, Outcome
 from ..engine.data import DEFAULT_BLOCK_BYTES, PageReleaser, _find_memmap
 from ..losses import linear_penalty
 from ..optim import OPTIMIZERS
-from ..schedules import ReduceLROnPlateau, Schedule, as_schedule
+from ..schedules import Schedule, as_schedule
 
 FLOATS = [np.float64, np.float32]
 
@@ -365,75 +364,42 @@ class GDEstimator(BaseEstimator):
         trainer = Trainer(rows, hyper, self._optimizer, params["batch_size"], shuffle, self._rng,
                           penalty=self._penalty)
         early = params["early_stopping"] and not incremental
-        rows = None
+        train_rows = validate = None
         if early:
-            rows, val = self._split(X, y_enc, params)
-            X_val = np.take(X, val, axis=0)
-            y_val = y[val]
+            train_rows, val = self._split(X, y_enc, params)
+            X_val, y_val = np.take(X, val, axis=0), y[val]
             sw_val = None if sw is None else sw[val]
-        max_epochs = 1 if incremental else params["max_epochs"]
-        tol, patience = params["tol"], params["n_iter_no_change"]
-        lr = self._optimizer.lr
-        best_metric, bad_epochs, best_snap = np.inf, 0, None
-        converged = False
-        for _ in range(max_epochs):
-            epoch = self.n_iter_ + 1
-            try:
-                result = trainer.run_epoch(X, y_enc, sw_arr, rows)
-            except KeyboardInterrupt:
-                warnings.warn(f"{type(self).__name__}.fit interrupted during epoch {epoch}: "
-                              f"keeping the parameters of epoch {epoch - 1}", UserWarning,
-                              stacklevel=3)
-                break
-            except DivergenceError as exc:
-                raise DivergenceError(
-                    f"{type(self).__name__}: training diverged in epoch {epoch} ({exc}). "
-                    f"Try a smaller learning rate (lr={self.lr!r}) or scale the features "
-                    f"(e.g. sklearn.preprocessing.StandardScaler). The parameters of epoch "
-                    f"{epoch - 1} are kept.") from None
-            self.n_iter_ = epoch
-            self.t_ = self._optimizer.step_count
-            self.loss_curve_.append(result.loss)
-            self.best_loss_ = min(self.best_loss_, result.loss)
-            self._store_params(self._optimizer.params)
-            score = np.nan
-            metric = result.loss
-            if early:
+
+            def validate():
                 score = float(self._validation_score(X_val, y_val, sw_val))
                 self.validation_scores_.append(score)
-                metric = -score
-                if self.best_validation_score_ is None or score > self.best_validation_score_:
-                    self.best_validation_score_ = score
-                    best_snap = trainer.snapshot()
-            if isinstance(lr, ReduceLROnPlateau):
-                lr.report(result.loss)
-            if params["verbose"]:
-                extra = f", validation score {score:.6g}" if early else ""
-                print(f"epoch {epoch}: loss {result.loss:.6g}{extra}, "
-                      f"{result.samples_per_second:,.0f} samples/s, {result.seconds:.3g} s")
-            stop = False
-            if tol is not None and not incremental:
-                bad_epochs = bad_epochs + 1 if metric > best_metric - tol else 0
-                best_metric = min(best_metric, metric)
-                stop = converged = bad_epochs >= patience
-            if self.callback is not None:
-                try:
-                    stop = bool(self.callback(EpochInfo(epoch, result.loss, score, result.seconds,
-                                                        result.samples_per_second, self))) or stop
-                except KeyboardInterrupt:
-                    warnings.warn(f"{type(self).__name__}.fit interrupted after epoch {epoch}: "
-                                  f"keeping its parameters", UserWarning, stacklevel=3)
-                    break
-            if stop:
-                break
-        else:
-            if tol is not None and not incremental and not converged:
-                warnings.warn(f"{type(self).__name__}: maximum number of epochs ({max_epochs}) "
-                              f"reached before convergence; raise max_epochs or tol",
-                              ConvergenceWarning, stacklevel=3)
-        if best_snap is not None:
-            trainer.restore(best_snap)
+                self.best_validation_score_ = max(score, self.best_validation_score_ or -np.inf)
+                return score
+
+        def run_one():
+            result = trainer.run_epoch(X, y_enc, sw_arr, train_rows)
+            return Outcome(result.loss, result.seconds, result.n_steps, result.samples_per_second)
+
+        def record(outcome):
+            self.n_iter_ += 1
+            self.t_ = self._optimizer.step_count
+            self.loss_curve_.append(outcome.loss)
+            self.best_loss_ = min(self.best_loss_, outcome.loss)
             self._store_params(self._optimizer.params)
+
+        def restore(snap):
+            trainer.restore(snap)
+            self._store_params(self._optimizer.params)
+
+        loop = EpochLoop(type(self).__name__, 1 if incremental else params["max_epochs"],
+                         None if incremental else params["tol"], params["n_iter_no_change"],
+                         self._optimizer.lr, self.lr, params["verbose"], self.callback,
+                         stacklevel=5)
+        self.stop_reason_ = loop.run(
+            run_one, record, start=self.n_iter_ + 1, validate=validate,
+            snapshot=trainer.snapshot, restore=restore,
+            info=lambda number, o, score: EpochInfo(number, o.loss, score, o.seconds,
+                                                    o.samples_per_second, self))
 
     # -- prediction helpers -------------------------------------------------------------------
 
