@@ -20,14 +20,11 @@ import warnings
 import numpy as np
 
 from .data import DataError, read_table
+from .errors import MODELS, CLIError, one_line
+from ..engine.trainer import compile_messages
 from ..models.persist import ModelFileError, load_model, read_metadata, save_model
 
-MODELS = ("logistic", "linear", "svm", "mlp", "mlp-classifier", "mlp-regressor")
 _LINEAR = {"logistic": "LogisticRegression", "linear": "LinearRegression", "svm": "LinearSVC"}
-
-
-class CLIError(Exception):
-    """A problem to report in one line (no traceback), then exit with status 1."""
 
 
 #: a fit whose epoch loss exceeds this multiple of the first epoch's is stopped as diverging
@@ -37,11 +34,6 @@ GROWTH_LIMIT = 1e6
 
 class _Diverging(Exception):
     pass
-
-
-def one_line(text):
-    """``text`` on one line (newlines become '; ')."""
-    return "; ".join(part.strip() for part in str(text).splitlines() if part.strip())
 
 
 # -- choosing the estimator -----------------------------------------------------------------------------
@@ -135,7 +127,7 @@ def run_fit(args, out=print):
     est = build_estimator(args, cls, table.X.shape[0])
     batch = "all rows (batch GD)" if est.batch_size is None else f"batch size {est.batch_size}"
     out(f"Fitting {cls.__name__}: optimizer {est.optimizer}, lr {est.lr}, {batch}, up to "
-        f"{est.max_epochs} epochs (the first fit of a process loads or compiles the kernels)")
+        f"{est.max_epochs} epochs")
 
     width = len(str(est.max_epochs))
     first = []
@@ -153,7 +145,8 @@ def run_fit(args, out=print):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            est.fit(table.X, y)
+            with compile_messages(lambda message: out(f"  {message}")):
+                est.fit(table.X, y)
         except _Diverging as exc:
             raise CLIError(f"{exc}; try a smaller --lr (now {args.lr:g}) or scale the "
                            f"features") from None

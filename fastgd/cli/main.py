@@ -14,6 +14,8 @@ import argparse
 import os
 import sys
 
+from .errors import MODELS, CLIError, one_line
+
 EPILOG = """\
 examples:
   fastgd demo                               the lessons of gradient descent, with real fits
@@ -44,7 +46,6 @@ def _demo(args):
     except ImportError as exc:
         if args.plot is None or "matplotlib" not in str(exc):
             raise
-        from .fit import CLIError
         raise CLIError(str(exc)) from None
     return 0
 
@@ -79,7 +80,6 @@ def _bench(args):
     except ValueError as exc:
         if "unknown section" not in str(exc):
             raise
-        from .fit import CLIError
         raise CLIError(str(exc)) from None
     return 0
 
@@ -185,14 +185,11 @@ def build_parser():
 
 
 def _model_choices():
-    from .fit import MODELS
     return MODELS
 
 
 def main(argv=None):
     """Run the ``fastgd`` command line with ``argv`` (default: ``sys.argv[1:]``); returns the status."""
-    from .fit import CLIError, one_line
-
     args = build_parser().parse_args(argv)
     if args.threads:
         _quiet_threads()

@@ -12,32 +12,25 @@ are serialised, one fit at a time) and a no-op context otherwise.
 import contextlib
 import threading
 
-import numpy as np
-from numba import prange
-
-from .._numba import jit_parallel
-
 _LOCK = threading.RLock()
 _NO_LOCK = contextlib.nullcontext()
 _layer = None
 
 
-@jit_parallel
-def _probe(x):
-    s = 0.0
-    for i in prange(x.size):
-        s += x[i]
-    return s
-
-
 def threading_layer():
-    """The name of numba's threading layer, starting it (under a lock) if needed."""
+    """The name of numba's threading layer, starting it (under a lock) if needed.
+
+    numba starts its layer on the first parallel call; starting it here
+    (``_launch_threads``, what that first call does) costs no compilation,
+    where running a parallel probe cost about a second of compile time.
+    """
     global _layer
     if _layer is None:
         with _LOCK:
             if _layer is None:
                 import numba
-                _probe(np.ones(4))
+                from numba.np.ufunc import parallel
+                parallel._launch_threads()
                 _layer = numba.threading_layer()
     return _layer
 

@@ -1,5 +1,7 @@
 """The epoch driver: Python loops over epochs (and blocks), compiled code does the rest."""
 
+import contextlib
+import contextvars
 import time
 from contextlib import closing
 from dataclasses import dataclass
@@ -10,11 +12,25 @@ from numba import get_num_threads
 from ..losses._rows import linear_penalty, sums_kernel
 from ._threads import guard
 from .data import (DEFAULT_BLOCK_BYTES, BlockFill, FillAhead, PageReleaser, SHUFFLE_MODES,
-                   block_rows_for, is_direct, iter_blocks, row_order)
+                   block_rows_for, gather_rows, is_direct, iter_blocks, row_order)
 from .epoch import epoch_paths, make_epoch
+from .shuffle import shuffle_
 from .step import Data, pack, unpack
 
 FILL_PIECES = 4  # pieces per block, shared between the helper thread and the caller
+
+_COMPILE_MESSAGES = contextvars.ContextVar("fastgd_compile_messages", default=None)
+
+
+@contextlib.contextmanager
+def compile_messages(say):
+    """Within the block, trainers without their own ``on_compile`` report compiling to ``say``
+    (the command line uses it to say why a first fit waits)."""
+    token = _COMPILE_MESSAGES.set(say)
+    try:
+        yield
+    finally:
+        _COMPILE_MESSAGES.reset(token)
 
 
 class DivergenceError(ValueError):
@@ -92,7 +108,9 @@ class Trainer:
         self.shuffle = shuffle
         self.rng = np.random.default_rng() if rng is None else rng
         self.block_bytes = block_bytes
+        self.on_compile = None
         self._buffers = {}
+        self._warm = set()
 
     @property
     def params(self):
@@ -123,6 +141,7 @@ class Trainer:
         raises :class:`DivergenceError` (parameters restored) when the loss or
         the parameters stop being finite.
         """
+        self.warm_up(X, y, sw, rows)
         snap = self.snapshot()
         t0 = time.perf_counter()
         try:
@@ -134,6 +153,57 @@ class Trainer:
             raise
         result.seconds = time.perf_counter() - t0
         return result
+
+    def warm_up(self, X, y, sw, rows=None):
+        """Compile (or load from numba's cache) what an epoch over these arrays runs.
+
+        :meth:`run_epoch` calls it before it starts its clock, so an epoch's
+        ``seconds`` never include compile time. Runs the compiled epoch (and
+        the row gather, for shuffled epochs) on zero rows: nothing changes.
+        Returns the seconds it took (0.0 once warm). ``on_compile``, if set,
+        is called with a message before anything is compiled or loaded, and
+        again after (else the function given to :func:`compile_messages`).
+        """
+        opt = self.optimizer
+        m = X.shape[0] if rows is None else rows.size
+        batch = max(1, m if self.batch_size is None else min(self.batch_size, m))
+        direct = is_direct(X)
+        in_order = rows is None and (self.batch_size is None or self.shuffle == "none")
+        if self.batch_size is None and not (direct and in_order):
+            return 0.0                      # full batch over blocks: sums and one step
+        paths = epoch_paths(self.rows, X, opt.params, batch)
+        epoch = make_epoch(self.rows, self.penalty, opt.rule, *paths)
+        key = (opt.rule.name, paths, X.dtype, direct, in_order, y.dtype, bool(y.flags.writeable),
+               sw.size > 0, opt.params.dtype)
+        if key in self._warm:
+            return 0.0
+        cold = not getattr(epoch, "signatures", True)
+        t0 = time.perf_counter()
+        say = self.on_compile or _COMPILE_MESSAGES.get()
+        if cold and say is not None:
+            say(f"preparing the compiled training loop ({opt.rule.class_name}, "
+                f"{getattr(self.rows, '__name__', 'rows')}, {X.dtype}): compiling (once: numba "
+                f"caches it on disk) or loading it ...")
+        hits = sum(epoch.stats.cache_hits.values()) if cold else 0
+        if direct and in_order:
+            data = Data(X[:0], y[:0], sw[:0] if sw.size else sw)
+        else:
+            data = Data(np.empty((0, X.shape[1]), X.dtype),
+                        y[:0] if rows is None and self.shuffle == "none" else np.empty(0, y.dtype),
+                        sw if not sw.size else np.empty(0, sw.dtype))
+            if not in_order:
+                shuffle_(np.empty(0, np.int32), 0)
+                if direct:
+                    gather_rows(X, y, sw, np.empty(0, np.int32), data.X, data.y, data.sw)
+        with guard():
+            epoch(opt.params, data, self.hyper, pack(opt), batch, opt.step_count)
+        self._warm.add(key)
+        seconds = time.perf_counter() - t0
+        if cold and say is not None:
+            how = "loaded from numba's cache" if sum(epoch.stats.cache_hits.values()) > hits \
+                else "compiled"
+            say(f"... {how} in {seconds:.1f} s")
+        return seconds
 
     def _buffer(self, name, shape, dtype):
         buf = self._buffers.get(name)

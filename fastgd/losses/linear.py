@@ -149,7 +149,7 @@ def linear_rows(w, X, y, sw, hyper, g):
     (:func:`block_logits`), the per-row losses and derivatives
     (:func:`pointwise_block`, float64), then the gradient terms r_i x_i
     (:func:`block_terms`, in X's dtype: 16 float32 lanes per instruction,
-    no conversions).
+    no conversions). Returns NaN when a logit is NaN or inf.
     """
     n, d = X.shape
     kind = int(hyper[KIND])
@@ -162,10 +162,13 @@ def linear_rows(w, X, y, sw, hyper, g):
     dzv = np.empty(BLOCK)
     r = np.empty(BLOCK, dtype=X.dtype)  # the derivatives in X's dtype
     total = 0.0
+    bad = 0
     rows_per_block = BLOCK if kind == LOGISTIC else FLUSH
     for lo in range(0, n, rows_per_block):
         m = min(n - lo, rows_per_block)
         block_logits(w, X, lo, m, b, z)
+        for k in range(m):
+            bad += not np.isfinite(z[k])
         pointwise_block(kind, z, y, sw, lo, m, param, lv, dzv)
         for k in range(m):
             total += lv[k]
@@ -174,7 +177,10 @@ def linear_rows(w, X, y, sw, hyper, g):
             for k in range(m):
                 g[d] += dzv[k]
         block_terms(X, lo, m, r, local, g)
-    return total
+    # a NaN or inf logit (NaN or inf in X, or w overflowing) makes the sum NaN, whatever the
+    # loss makes of it (the hinge is 0 at y z = inf): the engine stops, and the estimators
+    # tell a bad X from a divergence without reading X first
+    return total if bad == 0 else np.nan
 
 
 linear_kernel = objective_kernel(linear_rows)

@@ -36,6 +36,7 @@ def softmax_rows(w, X, y, sw, hyper, g):
     z = np.empty(n_classes)
     local = np.zeros((n_classes, d), dtype=X.dtype)
     total = 0.0
+    bad = 0
     for i in range(n):
         x = X[i]
         zmax = -np.inf
@@ -49,6 +50,7 @@ def softmax_rows(w, X, y, sw, hyper, g):
                 zk += np.float64(w[n_coef + k])
             z[k] = zk
             zmax = max(zmax, zk)
+            bad += not np.isfinite(zk)
         c = int(y[i])
         gap = zmax - z[c]                  # >= 0; exact even where exp(-gap) underflows
         _exps_below(z, zmax)              # z now holds e_ik
@@ -76,7 +78,7 @@ def softmax_rows(w, X, y, sw, hyper, g):
                 for j in range(d):
                     gk[j] += lk[j]
                     lk[j] = zero
-    return total
+    return total if bad == 0 else np.nan  # NaN or inf logits: see linear_rows
 
 
 softmax_kernel = objective_kernel(softmax_rows)

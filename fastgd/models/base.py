@@ -73,6 +73,11 @@ def is_memmap(X):
     return isinstance(X, np.ndarray) and _find_memmap(X) is not None
 
 
+def all_finite_rows(X, block_bytes=DEFAULT_BLOCK_BYTES):
+    """True when X (in memory or a memmap, read block by block) holds no NaN or inf."""
+    return all(np.isfinite(block).all() for _, _, block in iter_row_blocks(X, block_bytes))
+
+
 def iter_row_blocks(X, block_bytes=DEFAULT_BLOCK_BYTES):
     """Yield (start, stop, block) over the rows of X; memmap pages are released after use."""
     n = X.shape[0]
@@ -212,8 +217,12 @@ class GDEstimator(BaseEstimator):
         self._check_extra_params()
         return p
 
-    def _validate_X(self, X, reset):
-        """X as an array of float32/float64, without copying float data or memmaps."""
+    def _validate_X(self, X, reset, finite=True):
+        """X as an array of float32/float64, without copying float data or memmaps.
+
+        ``finite=False`` skips the scan for NaN and inf: for training models
+        whose epoch finds them itself (``_finite_in_pass``).
+        """
         if is_memmap(X):
             if X.dtype not in (np.float32, np.float64):
                 raise TypeError(f"a memmap X must be float32 or float64 (converting it would load "
@@ -223,9 +232,8 @@ class GDEstimator(BaseEstimator):
             if X.shape[0] < 1 or X.shape[1] < 1:
                 raise ValueError(f"Found array with shape {X.shape}: at least 1 sample and "
                                  f"1 feature are required")
-            for _, _, block in iter_row_blocks(X):
-                if not np.isfinite(block).all():
-                    raise ValueError("Input X contains NaN or infinity.")
+            if finite and not all_finite_rows(X):
+                raise ValueError("Input X contains NaN or infinity.")
             if reset:
                 self.__dict__.pop("feature_names_in_", None)
                 self.n_features_in_ = X.shape[1]
@@ -234,20 +242,21 @@ class GDEstimator(BaseEstimator):
                                  f"expecting {self.n_features_in_} features as input.")
             return X
         return validate_data(self, X, reset=reset, dtype=FLOATS, order=None, copy=False,
-                             accept_sparse=False)
+                             accept_sparse=False, ensure_all_finite=finite)
 
     def _validate_Xy(self, X, y, sample_weight, reset):
         if y is None:
             raise ValueError(f"This {type(self).__name__} estimator requires y to be passed, "
                              f"but the target y is None.")
+        finite = not self._finite_in_pass
         if is_memmap(X):
-            X = self._validate_X(X, reset)
+            X = self._validate_X(X, reset, finite)
             y = column_or_1d(np.asarray(y), warn=True)
             check_consistent_length(X, y)
         else:
             X, y = validate_data(self, X, y, reset=reset, dtype=FLOATS, order=None, copy=False,
                                  accept_sparse=False, y_numeric=not self._is_classifier(),
-                                 multi_output=False)
+                                 multi_output=False, ensure_all_finite=finite)
         if not self._is_classifier():
             y = np.asarray(y, dtype=X.dtype)
             if not np.isfinite(y).all():
@@ -264,6 +273,10 @@ class GDEstimator(BaseEstimator):
 
     def _is_classifier(self):
         return is_classifier(self)
+
+    #: True when the model's epoch finds NaN and inf in X itself (the linear losses: a
+    #: non-finite logit makes the epoch's loss NaN), so fit need not scan X first
+    _finite_in_pass = False
 
     # -- fitting --------------------------------------------------------------------------
 
@@ -306,6 +319,7 @@ class GDEstimator(BaseEstimator):
         else:
             state = dict(_params=params)
         # -- from here on the estimator changes --
+        before = dict(self.__dict__)
         self.__dict__.update(state)
         if first:
             self.validation_scores_ = [] if params["early_stopping"] and not incremental else None
@@ -313,7 +327,16 @@ class GDEstimator(BaseEstimator):
             self.best_loss_ = np.inf
         self._store_params(self._optimizer.params)
         sw_arr = np.empty(0, dtype=X.dtype) if sw is None else sw
-        self._run_epochs(X, y, y_enc, sw, sw_arr, params, incremental)
+        try:
+            self._run_epochs(X, y, y_enc, sw, sw_arr, params, incremental)
+        except DivergenceError:
+            # NaN or inf in X shows as a non-finite loss in the first epoch (see
+            # _finite_in_pass): then it is bad input, and the estimator is put back
+            if self._finite_in_pass and not all_finite_rows(X):
+                self.__dict__.clear()
+                self.__dict__.update(before)
+                raise ValueError("Input X contains NaN or infinity.") from None
+            raise
         return self
 
     def _new_optimizer(self, params, X, n_outputs, rng):
@@ -363,11 +386,15 @@ class GDEstimator(BaseEstimator):
         shuffle = self._shuffle_mode(params, X)
         trainer = Trainer(rows, hyper, self._optimizer, params["batch_size"], shuffle, self._rng,
                           penalty=self._penalty)
+        if params["verbose"]:
+            trainer.on_compile = lambda message: print(message, flush=True)
         early = params["early_stopping"] and not incremental
         train_rows = validate = None
         if early:
             train_rows, val = self._split(X, y_enc, params)
             X_val, y_val = np.take(X, val, axis=0), y[val]
+            if not np.isfinite(X_val).all():  # rows the epochs never see
+                raise DivergenceError("the validation rows of X hold NaN or inf")
             sw_val = None if sw is None else sw[val]
 
             def validate():

@@ -8,6 +8,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from .._validation import check_bool, check_real
 from ..losses import LOSSES
 from .base import GDEstimator
+from .labels import distinct_labels
 
 
 def _linear_objective(name, extra=0.0):
@@ -18,6 +19,8 @@ def _linear_objective(name, extra=0.0):
 
 class LinearModel(GDEstimator):
     """A GDEstimator whose parameter vector is coef_ (k x d) then intercept_ (k)."""
+
+    _finite_in_pass = True  # a NaN or inf in X makes a logit, and so the epoch's loss, NaN
 
     def _store_params(self, w):
         k = self._n_outputs()
@@ -117,12 +120,19 @@ class _LinearClassifier(ClassifierMixin, LinearModel):
         self._store_init_args(locals())
 
     def _encode_targets(self, y, first, dtype, classes=None, sample_weight=None):
-        check_classification_targets(y)
+        # one compiled pass over numeric labels (numpy.unique sorts all of y: slow for
+        # millions of rows); other labels take numpy.unique
+        scan = distinct_labels(y)
+        if scan is None or not scan[2]:
+            check_classification_targets(y)   # raises for continuous targets
+            present, codes = np.unique(y, return_inverse=True)
+        else:
+            present, codes, _ = scan
         if first:
-            labels = np.unique(y) if classes is None else np.unique(np.asarray(classes))
-            if classes is not None and not np.isin(np.unique(y), labels).all():
+            labels = present if classes is None else np.unique(np.asarray(classes))
+            if classes is not None and not np.isin(present, labels).all():
                 raise ValueError(f"y has classes not in classes={list(labels)}: "
-                                 f"{sorted(set(np.unique(y)) - set(labels))}")
+                                 f"{sorted(set(present) - set(labels))}")
             if labels.size < 2:
                 raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes in "
                                  f"the data, but the data contains only one class: {labels[0]!r}")
@@ -133,16 +143,16 @@ class _LinearClassifier(ClassifierMixin, LinearModel):
             if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
                 raise ValueError(f"classes={list(np.unique(classes))} differs from the classes "
                                  f"of the first call, {list(self.classes_)}")
-            unseen = np.setdiff1d(np.unique(y), candidate)
+            unseen = present[~np.isin(present, candidate)]
             if unseen.size:
                 raise ValueError(f"y contains classes not seen in the first call to partial_fit: "
                                  f"{list(unseen)} (classes_ is {list(candidate)})")
         if sample_weight is not None:
-            present = np.unique(np.asarray(y)[sample_weight > 0])
-            if present.size < 2:
+            weights = np.bincount(codes.ravel(), weights=sample_weight, minlength=present.size)
+            if np.count_nonzero(weights > 0) < 2:
                 raise ValueError("sample_weight leaves samples of only one class with a positive "
                                  "weight: at least 2 classes are needed")
-        idx = np.searchsorted(candidate, y)
+        idx = np.searchsorted(candidate, present)[codes.ravel()]
         if first:
             self.classes_ = candidate
         return self._targets_from_index(idx).astype(dtype)
