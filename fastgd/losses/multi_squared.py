@@ -17,6 +17,7 @@ import numpy as np
 from .._numba import cast_like, jit
 from ._rows import EXTRA, N_INTERCEPTS, objective_kernel
 from .linear import FLUSH
+from .outputs import add_term, flush_outputs, row_outputs
 
 
 @jit
@@ -33,39 +34,25 @@ def multi_squared_rows(w, X, Y, sw, hyper, g):
     n_coef = n_out * d
     fit_intercept = hyper[N_INTERCEPTS] != 0.0
     weighted = sw.size > 0
-    zero = cast_like(0.0, X)
+    z = np.empty(n_out)
     local = np.zeros((n_out, d), dtype=X.dtype)
     total = 0.0
     for i in range(n):
         x = X[i]
         yi = Y[i]
         weight = np.float64(sw[i]) if weighted else 1.0
+        row_outputs(w, x, n_out, fit_intercept, z)
         row_loss = 0.0
         for k in range(n_out):
-            wk = w[k * d:(k + 1) * d]
-            acc = zero
-            for j in range(d):
-                acc += x[j] * wk[j]
-            zk = np.float64(acc)
-            if fit_intercept:
-                zk += np.float64(w[n_coef + k])
-            r = zk - np.float64(yi[k])
+            r = z[k] - np.float64(yi[k])
             row_loss += r * r
             r *= weight
             if fit_intercept:
                 g[n_coef + k] += r
-            rr = cast_like(r, X)
-            lk = local[k]
-            for j in range(d):
-                lk[j] += rr * x[j]
+            add_term(local[k], cast_like(r, X), x)
         total += 0.5 * weight * row_loss
         if (i + 1) % FLUSH == 0 or i == n - 1:
-            for k in range(n_out):
-                lk = local[k]
-                gk = g[k * d:(k + 1) * d]
-                for j in range(d):
-                    gk[j] += lk[j]
-                    lk[j] = zero
+            flush_outputs(local, g)
     return total
 
 
