@@ -24,7 +24,8 @@ _LAZY = {
        ("Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam",
         "ASGD", "OPTIMIZERS")},
     **{name: "fastgd.models" for name in
-       ("LinearRegression", "LogisticRegression", "LinearSVC", "GDEstimator")},
+       ("LinearRegression", "PoissonRegressor", "LogisticRegression", "LinearSVC",
+        "GDEstimator")},
     **{name: "fastgd.nn" for name in ("MLPClassifier", "MLPRegressor")},
     "DataParallel": "fastgd.dask",
     "DivergenceError": "fastgd.engine",
