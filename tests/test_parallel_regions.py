@@ -38,6 +38,7 @@ def _workload():
     for name in ("SGD", "Adagrad", "RMSprop", "AdamW", "Adamax", "NAdam", "RAdam", "ASGD"):
         getattr(fastgd, name)(np.zeros(3)).step(np.ones(3))
     fastgd.numerical_gradient(_square, np.ones(3))
+    fastgd.losses.multi_squared_error(np.zeros(12), X, np.zeros((600, 2)))
 
 
 @njit
