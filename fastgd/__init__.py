@@ -23,7 +23,8 @@ _LAZY = {
     "Optimizer": "fastgd.optim",
     "OPTIMIZERS": "fastgd.optim",
     **{name: "fastgd.models" for name in
-       ("LinearRegression", "LogisticRegression", "LinearSVC", "GDEstimator")},
+       ("LinearRegression", "PoissonRegressor", "LogisticRegression", "LinearSVC",
+        "GDEstimator")},
     **{name: "fastgd.nn" for name in ("MLPClassifier", "MLPRegressor")},
     "DataParallel": "fastgd.dask",
     "DivergenceError": "fastgd.engine",

@@ -18,12 +18,21 @@ def _unpack(w, d, k, n_intercepts):
 
 
 def ref_loss(name, w, X, y, sw=None, l2=0.0, l1=0.0, fit_intercept=True, extra=0.0):
-    """(loss, grad) of loss ``name`` at w, in float64: (1/n) sum s_i l_i + penalties."""
+    """(loss, grad) of loss ``name`` at w, in float64: (1/n) sum s_i l_i + penalties.
+
+    ``extra``: Huber's delta, the epsilon of the epsilon-insensitive losses,
+    or K for softmax; for multi_squared_error y is (n, K).
+    """
     w = np.asarray(w, dtype=np.float64)
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     n, d = X.shape
-    k = int(extra) if name == "softmax" else 1
+    if name == "softmax":
+        k = int(extra)
+    elif name == "multi_squared_error":
+        k = y.shape[1]
+    else:
+        k = 1
     W, b = _unpack(w, d, k, fit_intercept)
     s = np.ones(n) if sw is None or len(sw) == 0 else np.asarray(sw, dtype=np.float64)
     Z = X @ W.T + b                                      # (n, k)
@@ -33,6 +42,9 @@ def ref_loss(name, w, X, y, sw=None, l2=0.0, l1=0.0, fit_intercept=True, extra=0
         loss_i = lse - Z[np.arange(n), c]
         R = np.exp(Z - lse[:, None])
         R[np.arange(n), c] -= 1.0
+    elif name == "multi_squared_error":
+        R = Z - y
+        loss_i = 0.5 * np.sum(R * R, axis=1)
     else:
         z = Z[:, 0]
         if name == "squared_error":
@@ -50,6 +62,29 @@ def ref_loss(name, w, X, y, sw=None, l2=0.0, l1=0.0, fit_intercept=True, extra=0
             m = y * z
             loss_i = np.maximum(0.0, 1.0 - m)
             dz = np.where(m < 1.0, -y, 0.0)
+        elif name == "squared_hinge":
+            gap = np.maximum(0.0, 1.0 - y * z)
+            loss_i = gap ** 2
+            dz = -2.0 * y * gap
+        elif name == "modified_huber":
+            m = y * z
+            # three pieces: flat beyond the margin, the squared hinge, then a line of slope -4
+            loss_i = np.where(m >= 1.0, 0.0, np.where(m >= -1.0, (1.0 - m) ** 2, -4.0 * m))
+            dz = np.where(m >= 1.0, 0.0, np.where(m >= -1.0, -2.0 * y * (1.0 - m), -4.0 * y))
+        elif name == "epsilon_insensitive":
+            r = z - y
+            outside = np.abs(r) > extra
+            loss_i = np.where(outside, np.abs(r) - extra, 0.0)
+            dz = np.where(outside, np.sign(r), 0.0)
+        elif name == "squared_epsilon_insensitive":
+            r = z - y
+            outside = np.abs(r) > extra
+            loss_i = np.where(outside, (np.abs(r) - extra) ** 2, 0.0)
+            dz = np.where(outside, 2.0 * np.sign(r) * (np.abs(r) - extra), 0.0)
+        elif name == "poisson":
+            mu = np.exp(z)
+            loss_i = mu - y * z
+            dz = mu - y
         else:
             raise ValueError(name)
         R = dz[:, None]
@@ -60,6 +95,18 @@ def ref_loss(name, w, X, y, sw=None, l2=0.0, l1=0.0, fit_intercept=True, extra=0
     gW = gW + l2 * W + l1 * np.sign(W)
     grad = np.concatenate([gW.ravel(), gb if fit_intercept else []])
     return float(loss), grad
+
+
+def ref_poisson_deviance(y, mu, sw=None):
+    """Weighted mean of 2 (y log(y / mu) - y + mu), with 0 log 0 = 0."""
+    y = np.asarray(y, dtype=np.float64)
+    mu = np.asarray(mu, dtype=np.float64)
+    dev = np.empty_like(y)
+    for i in range(y.size):
+        ylogy = y[i] * np.log(y[i] / mu[i]) if y[i] > 0 else 0.0
+        dev[i] = 2.0 * (ylogy - y[i] + mu[i])
+    s = np.ones_like(y) if sw is None else np.asarray(sw, dtype=np.float64)
+    return float(np.sum(s * dev) / np.sum(s))
 
 
 def ref_epoch(name, w, X, y, sw, loss_kw, rule, rule_kw, state, t, batch_size, order, lr):

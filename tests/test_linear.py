@@ -20,7 +20,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import fastgd
 from fastgd import losses, schedules
 
-ESTIMATORS = [fastgd.LinearRegression(), fastgd.LogisticRegression(), fastgd.LinearSVC()]
+ESTIMATORS = [fastgd.LinearRegression(), fastgd.LogisticRegression(), fastgd.LinearSVC(),
+              fastgd.LinearSVC(loss="modified_huber"), fastgd.PoissonRegressor()]
 
 # Expected failures of scikit-learn's checks, with the reason: none at the
 # moment. (The sample-weight equivalence checks, which scikit-learn's own SGD
@@ -125,6 +126,96 @@ def test_huber_resists_outliers_and_svm_separates():
     labels = np.where(X[:, 0] - X[:, 1] > 0, "a", "b")
     svm = fastgd.LinearSVC(random_state=0).fit(X, labels)
     assert svm.score(X, labels) > 0.97
+
+
+def _scipy_optimum(name, X, y, alpha, **kw):
+    # L-BFGS on fastgd's loss (tested against the NumPy reference): the optimum of a smooth loss
+    from scipy.optimize import minimize as scipy_minimize
+    fun = losses.make_objective(name, X, y, l2=alpha, **kw)
+    res = scipy_minimize(lambda w: tuple(np.copy(v) for v in fun(w)), np.zeros(X.shape[1] + 1),
+                         jac=True, method="L-BFGS-B", options=dict(gtol=1e-12, maxiter=10_000))
+    return res.fun, fun
+
+
+BATCH = dict(batch_size=None, lr=0.05, max_epochs=3000, tol=None, random_state=0)
+
+
+@pytest.mark.parametrize("loss", ["squared_hinge", "modified_huber"])
+def test_svc_losses_reach_their_optimum(loss):
+    X, y = _regression(n=1000)
+    labels = np.where(X[:, 0] - X[:, 1] + 0.5 * np.random.default_rng(0).standard_normal(1000) > 0,
+                      "a", "b")
+    alpha = 1e-3
+    svm = fastgd.LinearSVC(loss=loss, alpha=alpha, **BATCH).fit(X, labels)
+    best, fun = _scipy_optimum(loss, X, np.where(labels == "b", 1.0, -1.0), alpha)
+    assert fun(np.r_[svm.coef_.ravel(), svm.intercept_])[0] == pytest.approx(best, rel=1e-4)
+    assert svm.score(X, labels) > 0.85          # the noise caps it near 0.89
+
+
+def test_modified_huber_probabilities_and_only_there():
+    X, y = _regression(n=400)
+    labels = y > 2
+    svm = fastgd.LinearSVC(loss="modified_huber", max_epochs=5, tol=None,
+                           random_state=0).fit(X, labels)
+    z = svm.decision_function(X)
+    p = svm.predict_proba(X)
+    np.testing.assert_allclose(p[:, 1], (np.clip(z, -1, 1) + 1) / 2, rtol=1e-15)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    assert np.array_equal(svm.classes_[np.argmax(p, axis=1)][np.abs(z) > 1e-9],
+                          svm.predict(X)[np.abs(z) > 1e-9])
+    assert np.all(np.log(p[p > 0]) == svm.predict_log_proba(X)[p > 0])
+    for loss in ("hinge", "squared_hinge"):
+        assert not hasattr(fastgd.LinearSVC(loss=loss), "predict_proba")
+        assert not hasattr(fastgd.LinearSVC(loss=loss).fit(X, labels), "predict_log_proba")
+
+
+def test_squared_epsilon_insensitive_reaches_its_optimum_and_epsilon_matters():
+    X, y = _regression(n=1000)
+    alpha = 1e-3
+    for eps in (0.0, 0.5):
+        model = fastgd.LinearRegression(loss="squared_epsilon_insensitive", epsilon=eps,
+                                        alpha=alpha, **BATCH).fit(X, y)
+        best, fun = _scipy_optimum("squared_epsilon_insensitive", X, y, alpha, epsilon=eps)
+        assert fun(np.r_[model.coef_, model.intercept_])[0] == pytest.approx(best, rel=1e-4)
+    # epsilon = 0: twice the squared error, the least-squares fit up to the penalty
+    zero = fastgd.LinearRegression(loss="squared_epsilon_insensitive", epsilon=0.0, alpha=0.0,
+                                   **BATCH).fit(X, y)
+    np.testing.assert_allclose(zero.coef_, _lstsq_loss(X, y)[1][:-1], atol=1e-3)
+
+
+def test_epsilon_insensitive_resists_outliers_and_defaults():
+    X, y = _regression(n=1000)
+    y_bad = y.copy()
+    y_bad[:50] += 100.0
+    clean = fastgd.LinearRegression(random_state=0).fit(X, y)
+    squared = fastgd.LinearRegression(random_state=0).fit(X, y_bad)
+    svr = fastgd.LinearRegression(loss="epsilon_insensitive", random_state=0).fit(X, y_bad)
+    assert np.abs(svr.coef_ - clean.coef_).max() < 0.5 * np.abs(squared.coef_ - clean.coef_).max()
+    # epsilon=None is each loss's default: 1.35 for Huber, 0.1 for the epsilon-insensitive pair
+    kw = dict(max_epochs=2, tol=None, random_state=0)
+    for loss, default in [("huber", 1.35), ("epsilon_insensitive", 0.1),
+                          ("squared_epsilon_insensitive", 0.1)]:
+        a = fastgd.LinearRegression(loss=loss, **kw).fit(X, y)
+        b = fastgd.LinearRegression(loss=loss, epsilon=default, **kw).fit(X, y)
+        assert np.array_equal(a.coef_, b.coef_), loss
+    assert fastgd.LinearRegression().get_params()["epsilon"] is None
+
+
+def test_loss_options_are_checked():
+    for cls, bad in [(fastgd.LinearRegression, "hinge"), (fastgd.LinearSVC, "log_loss"),
+                     (fastgd.LinearSVC, None)]:
+        model = cls(loss=bad)
+        with pytest.raises(ValueError, match="loss must be one of"):
+            model.fit(_X, _y)
+        assert not hasattr(model, "coef_")
+    with pytest.raises(ValueError, match="epsilon"):
+        fastgd.LinearRegression(loss="huber", epsilon=0.0).fit(_X, _y)
+    with pytest.raises(ValueError, match="epsilon"):
+        fastgd.LinearRegression(loss="epsilon_insensitive", epsilon=-0.1).fit(_X, _y)
+    with pytest.raises(TypeError, match="epsilon"):
+        fastgd.LinearRegression(loss="epsilon_insensitive", epsilon="0.1").fit(_X, _y)
+    fastgd.LinearRegression(loss="epsilon_insensitive", epsilon=0.0, max_epochs=1,
+                            tol=None).fit(_X, _y)     # a band of width 0: the absolute error
 
 
 def test_sample_weights_match_repeated_rows_at_the_optimum():

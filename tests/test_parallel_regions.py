@@ -39,6 +39,7 @@ def _workload():
     # bound into it, and only code compiled parallel grows hidden regions: one rule is enough
     fastgd.Adam(w, clip_norm=1.0, clip_value=1.0, skip_nonfinite=True).step(np.ones(3))
     fastgd.numerical_gradient(_square, np.ones(3))
+    fastgd.losses.multi_squared_error(np.zeros(12), X, np.zeros((600, 2)))
 
 
 @njit

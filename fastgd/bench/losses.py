@@ -14,7 +14,11 @@ from .._numba import jit, jit_parallel
 from .harness import Row, best_of, section
 
 N, D = 1_000_000, 100
+K = 10              # classes of softmax, outputs of multi_squared_error
 ROWS_PER_PART = 4096
+LOSSES = ("squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive",
+          "poisson", "logistic", "hinge", "squared_hinge", "modified_huber", "softmax",
+          "multi_squared_error")
 
 
 @jit
@@ -43,18 +47,24 @@ def problem(name, n=N, d=D, seed=0):
     from .. import losses
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d), dtype=np.float32)
-    k = 10 if name == "softmax" else 1
+    spec = losses.LOSSES[name]
+    k = K if spec.multi else 1
     w = (0.1 * rng.standard_normal(k * (d + 1))).astype(np.float32)
     if name == "softmax":
         y = rng.integers(0, k, n).astype(np.float32)
-    elif name == "hinge":
+    elif spec.targets == "sign":
         y = (2 * rng.integers(0, 2, n) - 1).astype(np.float32)
     elif name == "logistic":
         y = rng.integers(0, 2, n).astype(np.float32)
+    elif name == "poisson":
+        y = rng.poisson(1.0, n).astype(np.float32)
+    elif spec.columns:
+        y = rng.standard_normal((n, k), dtype=np.float32)
     else:
         y = rng.standard_normal(n, dtype=np.float32)
-    spec = losses.LOSSES[name]
-    hyper = losses.hyper_array(1e-4, 0.0, k, float(k) if name == "softmax" else 1.0, name)
+    # Huber's delta 1 (as before the epsilon losses came), their epsilon 0.1, or K
+    extra = float(k) if spec.multi else (spec.default if spec.param == "epsilon" else 1.0)
+    hyper = losses.hyper_array(1e-4, 0.0, k, extra, name)
     grad = np.empty_like(w)
     sw = np.empty(0, np.float32)
     return w, X, y, lambda: spec.kernel(w, X, y, sw, hyper, grad)
@@ -65,6 +75,16 @@ def numpy_logistic(w, X, y):
     loss = np.mean(np.logaddexp(0, z) - y * z)
     r = (0.5 * (1 + np.tanh(0.5 * z)) - y) / len(y)
     return loss, np.r_[X.T @ r, r.sum()]
+
+
+def numpy_multi_squared(w, X, Y):
+    """The multi-output squared error and its gradient in NumPy: X W^T + b, then R^T X (BLAS)."""
+    n, d = X.shape
+    k = Y.shape[1]
+    W = w[:k * d].reshape(k, d)
+    R = X @ W.T + w[k * d:] - Y
+    loss = 0.5 * np.sum(R * R, dtype=np.float64) / n
+    return loss, np.r_[(R.T @ X).ravel() / n, R.sum(axis=0) / n]
 
 
 def numpy_softmax_matmuls(w, X, k=10):
@@ -80,7 +100,7 @@ def numpy_softmax_matmuls(w, X, k=10):
 
 
 @section("losses")
-def loss_rows(names=("squared_error", "huber", "logistic", "hinge", "softmax"), repeat=5):
+def loss_rows(names=LOSSES, repeat=5):
     rows = []
     gb = N * D * 4 / 1e9
     X = None
@@ -89,10 +109,15 @@ def loss_rows(names=("squared_error", "huber", "logistic", "hinge", "softmax"), 
         t = best_of(call, repeat=repeat)
         note = f"{gb / t:.1f} GB/s"
         if name == "softmax":
-            note += " (10 classes: 10x the arithmetic)"
+            note += f" ({K} classes: {K}x the arithmetic)"
+        if name == "multi_squared_error":
+            note += f" ({K} outputs: {K}x the arithmetic)"
         rows.append(Row("losses", f"{name} loss+grad, 1M x 100 f32", "fastgd", t, note))
         if name == "logistic":
             t_np = best_of(lambda: numpy_logistic(w, X, y), repeat=3)
+            rows.append(Row("losses", f"{name} loss+grad, 1M x 100 f32", "numpy (BLAS)", t_np))
+        if name == "multi_squared_error":
+            t_np = best_of(lambda: numpy_multi_squared(w, X, y), repeat=3)
             rows.append(Row("losses", f"{name} loss+grad, 1M x 100 f32", "numpy (BLAS)", t_np))
         if name == "softmax":
             t_np = best_of(lambda: numpy_softmax_matmuls(w, X), repeat=3)
@@ -102,7 +127,7 @@ def loss_rows(names=("squared_error", "huber", "logistic", "hinge", "softmax"), 
     for r in rows:
         if r.impl == "fastgd":
             r.note += f"; {r.seconds / t_probe:.2f}x the read probe"
-            if "softmax" in r.task:
+            if "softmax" in r.task or "multi_squared" in r.task:
                 r.note += f"; {4 / r.seconds:.0f} GFLOPS in its products"
     rows.append(Row("losses", "read X once (probe), 1M x 100 f32", "read probe", t_probe,
                     f"{gb / t_probe:.1f} GB/s"))

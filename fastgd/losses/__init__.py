@@ -4,10 +4,11 @@ Each loss exists twice:
 
 * a jitted kernel, ``kernel(w, X, y, sw, hyper, grad) -> loss``, that trusts
   its inputs (float32 or float64), parallel over rows: :data:`linear_kernel`
-  (squared error, Huber, logistic and hinge, chosen by ``hyper[4]``) and
-  :data:`softmax_kernel`; their serial pieces ``linear_rows``,
-  ``softmax_rows`` and :func:`linear_penalty` are what :mod:`fastgd.engine`
-  runs on every mini-batch and what your own ``@numba.njit`` code may call;
+  (every one-output loss, chosen by ``hyper[4]``), :data:`softmax_kernel`
+  and :data:`multi_squared_kernel`; their serial pieces ``linear_rows``,
+  ``softmax_rows``, ``multi_squared_rows`` and :func:`linear_penalty` are
+  what :mod:`fastgd.engine` runs on every mini-batch and what your own
+  ``@numba.njit`` code may call;
 * a validated Python function, ``loss, grad = fastgd.losses.logistic(w, X, y, ...)``,
   and :func:`make_objective` for ``fastgd.minimize(fun, w0, jac=True)``.
 
@@ -20,25 +21,38 @@ per-row losses l, the parallel/deterministic row loop and the ``hyper``
 layout ``[alpha_2, alpha_1, n_intercepts, extra, kind]`` are documented in
 :mod:`fastgd.losses._rows` and in each kernel's docstring.
 
-==================  ===================================  =========  ==========
-loss                l(y, z)                              y          extra
-==================  ===================================  =========  ==========
-``squared_error``   (z - y)^2 / 2                        real       --
-``huber``           r^2/2 or delta(|r| - delta/2)        real       delta
-``logistic``        log(1 + e^z) - y z                   {0, 1}     --
-``hinge``           max(0, 1 - y z)                      {-1, +1}   --
-``softmax``         logsumexp(z) - z_y                   0..K-1     K
-==================  ===================================  =========  ==========
+=================================  ===================================  =========  =======
+loss                               l(y, z), r = z - y, m = y z          y          extra
+=================================  ===================================  =========  =======
+``squared_error``                  r^2 / 2                              real       --
+``huber``                          r^2/2 or delta(|r| - delta/2)        real       delta
+``epsilon_insensitive``            max(0, |r| - epsilon)                real       epsilon
+``squared_epsilon_insensitive``    max(0, |r| - epsilon)^2              real       epsilon
+``poisson``                        e^z - y z (log link)                 >= 0       --
+``logistic``                       log(1 + e^z) - y z                   {0, 1}     --
+``hinge``                          max(0, 1 - m)                        {-1, +1}   --
+``squared_hinge``                  max(0, 1 - m)^2                      {-1, +1}   --
+``modified_huber``                 max(0, 1 - m)^2, or -4 m if m < -1   {-1, +1}   --
+``softmax``                        logsumexp(z) - z_y                   0..K-1     K
+``multi_squared_error``            sum_k (z_k - y_k)^2 / 2              (n, K)     K
+=================================  ===================================  =========  =======
+
+:func:`poisson_deviance` is the Poisson deviance itself, for scores.
 """
 
 from ._rows import linear_penalty, objective_kernel, row_partition
-from .api import (LOSSES, Loss, hinge, huber, hyper_array, logistic, make_objective, n_params,
-                  softmax, squared_error)
+from .api import (LOSSES, Loss, epsilon_insensitive, hinge, huber, hyper_array, logistic,
+                  make_objective, modified_huber, multi_squared_error, n_params, poisson, softmax,
+                  squared_epsilon_insensitive, squared_error, squared_hinge)
 from .linear import linear_kernel, linear_rows
+from .multi_squared import multi_squared_kernel, multi_squared_rows
+from .poisson import poisson_deviance
 from .softmax import softmax_kernel, softmax_rows
 
 __all__ = [
-    "LOSSES", "Loss", "hinge", "huber", "hyper_array", "logistic", "make_objective", "n_params",
-    "softmax", "squared_error", "linear_kernel", "linear_rows", "softmax_kernel", "softmax_rows",
-    "linear_penalty", "objective_kernel", "row_partition",
+    "LOSSES", "Loss", "hinge", "squared_hinge", "modified_huber", "huber", "epsilon_insensitive",
+    "squared_epsilon_insensitive", "poisson", "poisson_deviance", "hyper_array", "logistic",
+    "make_objective", "n_params", "softmax", "squared_error", "multi_squared_error",
+    "linear_kernel", "linear_rows", "softmax_kernel", "softmax_rows", "multi_squared_kernel",
+    "multi_squared_rows", "linear_penalty", "objective_kernel", "row_partition",
 ]

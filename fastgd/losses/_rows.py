@@ -17,13 +17,15 @@ An objective is two serial jitted functions:
 
 ``rows(w, X, y, sw, hyper, acc) -> float``
     the sum over the rows of X of s_i l_i; adds sum_i s_i dl_i/dw to the
-    float64 array ``acc`` (size of w). ``sw`` is empty for unit weights.
+    float64 array ``acc`` (size of w). ``sw`` is empty for unit weights; ``y``
+    is 1-D, or (n, K) for :func:`fastgd.losses.multi_squared_rows`.
 ``penalty(w, hyper, g) -> float``
     the penalty's value; adds its gradient to the float64 array ``g``.
 
 ``hyper`` is a float64 array ``[alpha_2, alpha_1, n_intercepts, extra, kind]``
 (``n_intercepts`` is 0 without intercepts, else the number of outputs;
-``extra`` Huber's delta or the number of classes; ``kind`` the per-row loss
+``extra`` Huber's delta, the epsilon of the epsilon-insensitive losses, or
+the number K of classes or outputs; ``kind`` the per-row loss
 of :func:`fastgd.losses.linear.linear_rows`).
 :func:`objective_kernel` turns the pair into a loss kernel
 ``kernel(w, X, y, sw, hyper, grad) -> loss``; :mod:`fastgd.engine` runs the

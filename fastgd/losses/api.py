@@ -5,7 +5,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validation import check_bool, check_flat_float_array, check_float_ndarray, check_real
-from .linear import HINGE, HUBER, LOGISTIC, SQUARED, linear_kernel, linear_rows
+from .linear import (EPSILON_INSENSITIVE, HINGE, HUBER, LOGISTIC, MODIFIED_HUBER, POISSON,
+                     SQUARED, SQUARED_EPSILON_INSENSITIVE, SQUARED_HINGE, linear_kernel,
+                     linear_rows)
+from .multi_squared import multi_squared_kernel, multi_squared_rows
 from .softmax import softmax_kernel, softmax_rows
 
 
@@ -15,8 +18,11 @@ class Loss:
 
     ``kind`` goes in ``hyper[4]`` (the per-row loss of ``linear_rows``).
     ``targets``: "real" (any finite value), "unit" (in [0, 1]), "sign"
-    (-1 or +1) or "class" (integers 0..K-1). ``multi``: the kernel has one
-    output per class (K from ``hyper[3]``); otherwise one output.
+    (-1 or +1), "count" (>= 0) or "class" (integers 0..K-1). ``multi``: the
+    kernel has K outputs (K in ``hyper[3]``): one per class, or, with
+    ``columns``, one per column of a 2-D y; otherwise one output. ``param``:
+    the name of the hyperparameter that goes in ``hyper[3]`` ("delta",
+    "epsilon"), if any, and ``default`` its default.
     """
 
     name: str
@@ -25,14 +31,26 @@ class Loss:
     kind: int
     targets: str
     multi: bool = False
+    columns: bool = False
+    param: str = ""
+    default: float = 0.0
 
 
 LOSSES = {loss.name: loss for loss in (
     Loss("squared_error", linear_kernel, linear_rows, SQUARED, "real"),
-    Loss("huber", linear_kernel, linear_rows, HUBER, "real"),
+    Loss("huber", linear_kernel, linear_rows, HUBER, "real", param="delta", default=1.35),
+    Loss("epsilon_insensitive", linear_kernel, linear_rows, EPSILON_INSENSITIVE, "real",
+         param="epsilon", default=0.1),
+    Loss("squared_epsilon_insensitive", linear_kernel, linear_rows, SQUARED_EPSILON_INSENSITIVE,
+         "real", param="epsilon", default=0.1),
+    Loss("poisson", linear_kernel, linear_rows, POISSON, "count"),
     Loss("logistic", linear_kernel, linear_rows, LOGISTIC, "unit"),
     Loss("hinge", linear_kernel, linear_rows, HINGE, "sign"),
+    Loss("squared_hinge", linear_kernel, linear_rows, SQUARED_HINGE, "sign"),
+    Loss("modified_huber", linear_kernel, linear_rows, MODIFIED_HUBER, "sign"),
     Loss("softmax", softmax_kernel, softmax_rows, 0, "class", multi=True),
+    Loss("multi_squared_error", multi_squared_kernel, multi_squared_rows, 0, "real", multi=True,
+         columns=True),
 )}
 
 
@@ -40,8 +58,9 @@ def hyper_array(l2=0.0, l1=0.0, n_intercepts=1, extra=0.0, loss="squared_error")
     """The float64 ``hyper`` array every loss kernel takes: [l2, l1, n_intercepts, extra, kind].
 
     ``n_intercepts``: 0 without intercepts, else the number of outputs (1, or
-    K for softmax); ``extra``: Huber's delta, or K for softmax; ``loss``: a
-    name of :data:`LOSSES` (sets ``kind``).
+    K for softmax and multi_squared_error); ``extra``: Huber's delta, the
+    epsilon of the epsilon-insensitive losses, or K for softmax and
+    multi_squared_error; ``loss``: a name of :data:`LOSSES` (sets ``kind``).
     """
     return np.array([l2, l1, n_intercepts, extra, LOSSES[loss].kind], dtype=np.float64)
 
@@ -51,12 +70,16 @@ def n_params(n_features, n_outputs=1, fit_intercept=True):
     return n_outputs * (n_features + (1 if fit_intercept else 0))
 
 
-def _check_data(X, y, sample_weight):
+def _check_data(X, y, sample_weight, columns=False):
     check_float_ndarray("X", X)
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
     y = np.asarray(y)
-    if y.ndim != 1 or y.shape[0] != X.shape[0]:
+    if columns:
+        if y.ndim != 2 or y.shape[0] != X.shape[0] or y.shape[1] < 1:
+            raise ValueError(f"Y must be 2-D (n_samples, n_outputs) with {X.shape[0]} rows (one "
+                             f"per row of X) and at least one column, got shape {y.shape}")
+    elif y.ndim != 1 or y.shape[0] != X.shape[0]:
         raise ValueError(f"y must be 1-D with {X.shape[0]} entries (one per row of X), "
                          f"got shape {y.shape}")
     if not np.issubdtype(y.dtype, np.number) or np.iscomplexobj(y):
@@ -81,6 +104,9 @@ def _check_targets(loss, y, n_classes):
         raise ValueError(f"{loss.name} loss: y must be in [0, 1] (labels 0/1)")
     if loss.targets == "sign" and np.any((y != 1) & (y != -1)):
         raise ValueError(f"{loss.name} loss: y must be -1 or +1")
+    if loss.targets == "count" and np.any(y < 0):
+        raise ValueError(f"{loss.name} loss: y must be >= 0 (counts or rates), got a minimum "
+                         f"of {float(np.min(y))!r}")
     if loss.targets == "class" and np.any((y < 0) | (y >= n_classes) | (y != np.floor(y))):
         raise ValueError(f"{loss.name} loss: y must hold class indices 0..{n_classes - 1}")
 
@@ -88,7 +114,7 @@ def _check_targets(loss, y, n_classes):
 def _prepare(name, w, X, y, sample_weight, l2, l1, fit_intercept, extra):
     loss = LOSSES[name]
     w = check_flat_float_array("w", w)
-    y, sw = _check_data(X, y, sample_weight)
+    y, sw = _check_data(X, y, sample_weight, loss.columns)
     if w.dtype != X.dtype:
         raise TypeError(f"w has dtype {w.dtype} but X has dtype {X.dtype}: convert one explicitly")
     l2 = check_real("l2", l2, low=0.0)
@@ -96,7 +122,13 @@ def _prepare(name, w, X, y, sample_weight, l2, l1, fit_intercept, extra):
     fit_intercept = check_bool("fit_intercept", fit_intercept)
     d = X.shape[1]
     per_output = d + (1 if fit_intercept else 0)
-    if loss.multi:
+    if loss.columns:
+        extra = float(y.shape[1])
+        if w.size != y.shape[1] * per_output:
+            raise ValueError(f"w must have K * {per_output} = {y.shape[1] * per_output} entries "
+                             f"for the K = {y.shape[1]} columns of Y (coefficients then "
+                             f"intercepts), got {w.size}")
+    elif loss.multi:
         if per_output == 0 or w.size % per_output or w.size // per_output < 2:
             raise ValueError(f"w must have K * {per_output} entries for K >= 2 classes "
                              f"(coefficients then intercepts), got {w.size}")
@@ -139,6 +171,10 @@ _ARGS_DOC = """
 """
 
 
+def _check_epsilon(epsilon):
+    return check_real("epsilon", epsilon, low=0.0)
+
+
 def squared_error(w, X, y, *, sample_weight=None, l2=0.0, l1=0.0, fit_intercept=True, out=None):
     return _evaluate("squared_error", w, X, y, sample_weight, l2, l1, fit_intercept, out)
 
@@ -149,6 +185,24 @@ def huber(w, X, y, *, delta=1.35, sample_weight=None, l2=0.0, l1=0.0, fit_interc
     return _evaluate("huber", w, X, y, sample_weight, l2, l1, fit_intercept, out, delta)
 
 
+def epsilon_insensitive(w, X, y, *, epsilon=0.1, sample_weight=None, l2=0.0, l1=0.0,
+                        fit_intercept=True, out=None):
+    epsilon = _check_epsilon(epsilon)
+    return _evaluate("epsilon_insensitive", w, X, y, sample_weight, l2, l1, fit_intercept, out,
+                     epsilon)
+
+
+def squared_epsilon_insensitive(w, X, y, *, epsilon=0.1, sample_weight=None, l2=0.0, l1=0.0,
+                                fit_intercept=True, out=None):
+    epsilon = _check_epsilon(epsilon)
+    return _evaluate("squared_epsilon_insensitive", w, X, y, sample_weight, l2, l1, fit_intercept,
+                     out, epsilon)
+
+
+def poisson(w, X, y, *, sample_weight=None, l2=0.0, l1=0.0, fit_intercept=True, out=None):
+    return _evaluate("poisson", w, X, y, sample_weight, l2, l1, fit_intercept, out)
+
+
 def logistic(w, X, y, *, sample_weight=None, l2=0.0, l1=0.0, fit_intercept=True, out=None):
     return _evaluate("logistic", w, X, y, sample_weight, l2, l1, fit_intercept, out)
 
@@ -157,29 +211,85 @@ def hinge(w, X, y, *, sample_weight=None, l2=0.0, l1=0.0, fit_intercept=True, ou
     return _evaluate("hinge", w, X, y, sample_weight, l2, l1, fit_intercept, out)
 
 
+def squared_hinge(w, X, y, *, sample_weight=None, l2=0.0, l1=0.0, fit_intercept=True, out=None):
+    return _evaluate("squared_hinge", w, X, y, sample_weight, l2, l1, fit_intercept, out)
+
+
+def modified_huber(w, X, y, *, sample_weight=None, l2=0.0, l1=0.0, fit_intercept=True, out=None):
+    return _evaluate("modified_huber", w, X, y, sample_weight, l2, l1, fit_intercept, out)
+
+
 def softmax(w, X, y, *, sample_weight=None, l2=0.0, l1=0.0, fit_intercept=True, out=None):
     return _evaluate("softmax", w, X, y, sample_weight, l2, l1, fit_intercept, out)
 
+
+def multi_squared_error(w, X, Y, *, sample_weight=None, l2=0.0, l1=0.0, fit_intercept=True,
+                        out=None):
+    return _evaluate("multi_squared_error", w, X, Y, sample_weight, l2, l1, fit_intercept, out)
+
+
+_OUT_LINE = "    out : optional array like ``w`` that receives the gradient.\n"
+_EPSILON_LINE = "    epsilon : float >= 0, default 0.1: the width of the band around y that costs nothing.\n"
+_SKLEARN_SUM = ("scikit-learn's SGD estimators sum the per-sample loss over the samples they "
+                "visit; fastgd averages it over the n rows.")
 
 squared_error.__doc__ = ("Least-squares loss 1/n sum s_i (x_i.W + b - y_i)^2 / 2 + penalties, "
                          "and its gradient.\n" + _ARGS_DOC)
 huber.__doc__ = ("Huber loss with threshold ``delta`` (quadratic for |r| <= delta, linear "
                  "beyond), and its gradient.\n" + _ARGS_DOC)
+epsilon_insensitive.__doc__ = (
+    "Epsilon-insensitive loss 1/n sum s_i max(0, |z_i - y_i| - epsilon) + penalties (linear "
+    "support vector regression), and its subgradient (0 at |r| = epsilon). The loss of "
+    "scikit-learn's SGDRegressor(loss='epsilon_insensitive'), whose default epsilon, 0.1, is "
+    "this one's; " + _SKLEARN_SUM + "\n" + _ARGS_DOC
+.replace(
+        _OUT_LINE, _OUT_LINE + _EPSILON_LINE))
+squared_epsilon_insensitive.__doc__ = (
+    "Squared epsilon-insensitive loss 1/n sum s_i max(0, |z_i - y_i| - epsilon)^2 + penalties, "
+    "and its gradient. As scikit-learn's SGDRegressor(loss='squared_epsilon_insensitive'): no "
+    "factor 1/2, so epsilon = 0 gives twice squared_error; " + _SKLEARN_SUM + "\n" + _ARGS_DOC
+.replace(
+        _OUT_LINE, _OUT_LINE + _EPSILON_LINE))
+poisson.__doc__ = (
+    "Poisson loss with the log link, 1/n sum s_i [exp(z_i) - y_i z_i] + penalties, y >= 0, and "
+    "its gradient 1/n sum s_i (exp(z_i) - y_i) (x_i, 1). This is half the Poisson deviance "
+    "2 (y log(y / mu) - y + mu), mu = exp(z), up to y log y - y, which is constant in z: "
+    "scikit-learn's HalfPoissonLoss, whose mean its PoissonRegressor minimises. For the "
+    "deviance itself (scores) see poisson_deviance. exp(z) overflows to inf for z > 708: "
+    "the loss is then inf, not a wrapped number.\n" + _ARGS_DOC)
 logistic.__doc__ = ("Binary logistic loss 1/n sum s_i [log(1 + e^z_i) - y_i z_i] + penalties, "
                     "y in {0, 1}, stable at any |z|; and its gradient.\n" + _ARGS_DOC)
 hinge.__doc__ = ("Hinge loss 1/n sum s_i max(0, 1 - y_i z_i) + penalties, y in {-1, +1}; and "
                  "its subgradient.\n" + _ARGS_DOC)
+squared_hinge.__doc__ = (
+    "Squared hinge loss 1/n sum s_i max(0, 1 - y_i z_i)^2 + penalties, y in {-1, +1}, and its "
+    "gradient. As scikit-learn's SGDClassifier(loss='squared_hinge') and LinearSVC's default "
+    "loss (no factor 1/2); " + _SKLEARN_SUM + "\n" + _ARGS_DOC)
+modified_huber.__doc__ = (
+    "Modified Huber loss (Zhang 2004), y in {-1, +1}, m = y z: max(0, 1 - m)^2 for m >= -1, "
+    "-4 m below; 1/n sum s_i l_i + penalties and its gradient. As scikit-learn's "
+    "SGDClassifier(loss='modified_huber'); " + _SKLEARN_SUM + "\n" + _ARGS_DOC)
 softmax.__doc__ = ("Softmax cross-entropy for K classes (K = w.size / (d + fit_intercept)), "
                    "y the class index; and its gradient. w holds W (K x d, row-major) then "
                    "the K intercepts.\n" + _ARGS_DOC)
+multi_squared_error.__doc__ = (
+    "Multi-output least squares 1/n sum_i s_i sum_k (z_ik - Y_ik)^2 / 2 + penalties, "
+    "z_ik = W_k . x_i + b_k, and its gradient, for Y of shape (n, K) (converted to X's dtype, "
+    "C-contiguous). w holds W (K x d, row-major, as scikit-learn's coef_ for K targets) then "
+    "the K intercepts.\n" + _ARGS_DOC.replace(
+        "y : 1-D array of n targets", "Y : 2-D array (n, K) of targets"))
 
 
 def make_objective(loss, X, y, *, sample_weight=None, l2=0.0, l1=0.0, fit_intercept=True,
-                   n_classes=None, delta=1.35):
+                   n_classes=None, delta=1.35, epsilon=0.1):
     """``fun(w) -> (loss, grad)`` over fixed data, for ``fastgd.minimize(fun, w0, jac=True)``.
 
-    The data are validated and converted once, here; each call then runs the
-    kernel only (the gradient array is reused: copy it to keep it).
+    ``loss`` is a name of :data:`LOSSES`; ``n_classes`` is required for
+    "softmax", ``delta`` is Huber's threshold and ``epsilon`` the width of the
+    epsilon-insensitive losses; for "multi_squared_error" y is the (n, K)
+    target array. The data are validated and converted once, here; each call
+    then runs the kernel only (the gradient array is reused: copy it to keep
+    it).
 
     >>> import numpy as np
     >>> X = np.array([[1.0], [2.0], [3.0]]); y = np.array([2.0, 4.0, 6.0])
@@ -194,12 +304,17 @@ def make_objective(loss, X, y, *, sample_weight=None, l2=0.0, l1=0.0, fit_interc
     d = X.shape[1] if isinstance(X, np.ndarray) and X.ndim == 2 else 0
     k = 1
     extra = 0.0
-    if spec.multi:
+    if spec.columns:
+        shape = np.shape(y)
+        k = shape[1] if len(shape) == 2 else 1    # a wrong shape is reported by _prepare
+    elif spec.multi:
         if n_classes is None:
             raise ValueError("n_classes is required for the softmax loss")
         k = int(n_classes)
-    if loss == "huber":
+    if spec.param == "delta":
         extra = check_real("delta", delta, low=0.0, low_open=True)
+    elif spec.param == "epsilon":
+        extra = _check_epsilon(epsilon)
     w0 = np.zeros(n_params(d, k, fit_intercept), dtype=getattr(X, "dtype", np.float64))
     spec, _, y, sw, hyper = _prepare(loss, w0, X, y, sample_weight, l2, l1, fit_intercept, extra)
     X = np.ascontiguousarray(X)

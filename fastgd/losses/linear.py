@@ -1,33 +1,47 @@
 """One-output linear models: z = x . W + b and a per-row loss chosen by ``hyper[4]``.
 
-Squared error, Huber, logistic and hinge share one compiled row loop (and so
-one fused epoch per dtype in :mod:`fastgd.engine`); the per-row loss is
-picked by a branch once per block of rows. Fewer compiled specialisations
-keep first-use compile time down.
+Every one-output loss shares one compiled row loop (and so one fused epoch
+per dtype in :mod:`fastgd.engine`); the per-row loss is picked by a branch
+once per block of rows. Fewer compiled specialisations keep first-use
+compile time down.
 
     L(w) = (1/n) sum_i s_i l(y_i, x_i . W + b) + alpha_2/2 ||W||^2 + alpha_1 ||W||_1
     dL/dW = (1/n) sum_i s_i l'(y_i, z_i) x_i + alpha_2 W + alpha_1 sign(W),
     dL/db = (1/n) sum_i s_i l'(y_i, z_i)
 
-==========  ===================================  ===============  ===========
-kind        l(y, z)                              l'(y, z)          y
-==========  ===================================  ===============  ===========
-SQUARED     (z - y)^2 / 2                        z - y             real
-HUBER       r^2/2 or delta (|r| - delta/2)       clip(r, +-delta)  real
-LOGISTIC    log(1 + e^z) - y z                   sigmoid(z) - y    {0, 1}
-HINGE       max(0, 1 - y z)                      -y if y z < 1     {-1, +1}
-==========  ===================================  ===============  ===========
+With r = z - y, m = y z and e = ``hyper[3]`` (Huber's delta, or epsilon):
+
+==============  ==============================  ======================  ========
+kind            l(y, z)                         l'(y, z)                y
+==============  ==============================  ======================  ========
+SQUARED         r^2 / 2                         r                       real
+HUBER           r^2/2 or e (|r| - e/2)          clip(r, +-e)            real
+LOGISTIC        log(1 + e^z) - y z              sigmoid(z) - y          {0, 1}
+HINGE           max(0, 1 - m)                   -y if m < 1             {-1, +1}
+SQUARED_HINGE   max(0, 1 - m)^2                 -2 y max(0, 1 - m)      {-1, +1}
+MODIFIED_HUBER  max(0, 1 - m)^2, -4 m if m < -1 -2 y max(0, 1 - m), -4y {-1, +1}
+EPS_INSENS      max(0, |r| - e)                 sign(r) if |r| > e      real
+SQ_EPS_INSENS   max(0, |r| - e)^2               2 sign(r) max(0, |r|-e) real
+POISSON         e^z - y z                       e^z - y                 >= 0
+==============  ==============================  ======================  ========
+
+(EPS_INSENS and SQ_EPS_INSENS are ``EPSILON_INSENSITIVE`` and
+``SQUARED_EPSILON_INSENSITIVE``.) Each per-row loss's docstring says where
+it differs from scikit-learn's.
 """
 
 import numpy as np
 
 from .._numba import cast_like, jit, prefetch_row
 from ._rows import EXTRA, KIND, N_INTERCEPTS, objective_kernel
-from .hinge import hinge_pointwise
+from .hinge import hinge_pointwise, modified_huber_pointwise, squared_hinge_pointwise
 from .logistic import logistic_block
-from .squared import huber_pointwise, squared_pointwise
+from .poisson import poisson_pointwise
+from .squared import (epsilon_insensitive_pointwise, huber_pointwise,
+                      squared_epsilon_insensitive_pointwise, squared_pointwise)
 
-SQUARED, HUBER, LOGISTIC, HINGE = range(4)
+(SQUARED, HUBER, LOGISTIC, HINGE, SQUARED_HINGE, MODIFIED_HUBER, EPSILON_INSENSITIVE,
+ SQUARED_EPSILON_INSENSITIVE, POISSON) = range(9)
 
 
 @jit
@@ -46,9 +60,25 @@ def pointwise_block(kind, z, y, sw, start, m, param, loss, dz):
     elif kind == HUBER:
         for k in range(m):
             loss[k], dz[k] = huber_pointwise(z[k], np.float64(y[start + k]), param)
-    else:
+    elif kind == HINGE:
         for k in range(m):
             loss[k], dz[k] = hinge_pointwise(z[k], np.float64(y[start + k]), param)
+    elif kind == SQUARED_HINGE:
+        for k in range(m):
+            loss[k], dz[k] = squared_hinge_pointwise(z[k], np.float64(y[start + k]), param)
+    elif kind == MODIFIED_HUBER:
+        for k in range(m):
+            loss[k], dz[k] = modified_huber_pointwise(z[k], np.float64(y[start + k]), param)
+    elif kind == EPSILON_INSENSITIVE:
+        for k in range(m):
+            loss[k], dz[k] = epsilon_insensitive_pointwise(z[k], np.float64(y[start + k]), param)
+    elif kind == SQUARED_EPSILON_INSENSITIVE:
+        for k in range(m):
+            loss[k], dz[k] = squared_epsilon_insensitive_pointwise(
+                z[k], np.float64(y[start + k]), param)
+    else:
+        for k in range(m):
+            loss[k], dz[k] = poisson_pointwise(z[k], np.float64(y[start + k]), param)
     if sw.size > 0:
         for k in range(m):
             s = np.float64(sw[start + k])

@@ -8,6 +8,7 @@ from .._numba import FASTMATH_ORDERED, cast_like, jit
 from ._rows import EXTRA, N_INTERCEPTS, objective_kernel
 from ._vecmath import exp_nonpositive
 from .linear import FLUSH
+from .outputs import add_term, flush_outputs, row_outputs
 
 
 @jit(fastmath=set(FASTMATH_ORDERED))
@@ -39,18 +40,11 @@ def softmax_rows(w, X, y, sw, hyper, g):
     bad = 0
     for i in range(n):
         x = X[i]
+        row_outputs(w, x, n_classes, fit_intercept, z)
         zmax = -np.inf
         for k in range(n_classes):
-            wk = w[k * d:(k + 1) * d]
-            acc = zero
-            for j in range(d):
-                acc += x[j] * wk[j]
-            zk = np.float64(acc)
-            if fit_intercept:
-                zk += np.float64(w[n_coef + k])
-            z[k] = zk
-            zmax = max(zmax, zk)
-            bad += not np.isfinite(zk)
+            zmax = max(zmax, z[k])
+            bad += not np.isfinite(z[k])
         c = int(y[i])
         gap = zmax - z[c]                  # >= 0; exact even where exp(-gap) underflows
         _exps_below(z, zmax)              # z now holds e_ik
@@ -67,17 +61,9 @@ def softmax_rows(w, X, y, sw, hyper, g):
                 r -= weight
             if fit_intercept:
                 g[n_coef + k] += r
-            rr = cast_like(r, X)
-            lk = local[k]
-            for j in range(d):
-                lk[j] += rr * x[j]
+            add_term(local[k], cast_like(r, X), x)
         if (i + 1) % FLUSH == 0 or i == n - 1:
-            for k in range(n_classes):
-                lk = local[k]
-                gk = g[k * d:(k + 1) * d]
-                for j in range(d):
-                    gk[j] += lk[j]
-                    lk[j] = zero
+            flush_outputs(local, g)
     return total if bad == 0 else np.nan  # NaN or inf logits: see linear_rows
 
 

@@ -3,13 +3,15 @@
 * :class:`GDEstimator` (:mod:`fastgd.models.base`): the base class, with the
   epoch loop, early stopping, partial_fit, interrupts and large-data support;
   subclass it for a new model (see its module docstring for the hooks).
-* :class:`LinearRegression`, :class:`LogisticRegression`, :class:`LinearSVC`.
+* :class:`LinearRegression`, :class:`PoissonRegressor`, :class:`LogisticRegression`,
+  :class:`LinearSVC`; the classifiers take ``class_weight``
+  (:mod:`fastgd.models.class_weight`).
 
 This subpackage needs scikit-learn (a dependency of fastgd).
 """
 
 from .base import EpochInfo, GDEstimator
-from .linear import LinearModel, LinearRegression, LinearSVC, LogisticRegression
+from .linear import LinearModel, LinearRegression, LinearSVC, LogisticRegression, PoissonRegressor
 
-__all__ = ["GDEstimator", "EpochInfo", "LinearModel", "LinearRegression", "LogisticRegression",
-           "LinearSVC"]
+__all__ = ["GDEstimator", "EpochInfo", "LinearModel", "LinearRegression", "PoissonRegressor",
+           "LogisticRegression", "LinearSVC"]

@@ -1,13 +1,17 @@
-"""Linear models trained by gradient descent: regression, logistic regression, linear SVM."""
+"""Linear models trained by gradient descent: regression, Poisson regression, logistic
+regression, linear SVM."""
 
 import numpy as np
 from scipy.special import expit, softmax
 from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_consistent_length, column_or_1d
 
 from .._validation import check_bool, check_real
-from ..losses import LOSSES
+from ..losses import LOSSES, poisson_deviance
 from .base import GDEstimator
+from .class_weight import ClassWeightMixin, check_class_weight
 from .labels import distinct_labels
 
 
@@ -15,6 +19,11 @@ def _linear_objective(name, extra=0.0):
     """(rows, hyper tail) of loss ``name`` of :data:`fastgd.losses.LOSSES`."""
     loss = LOSSES[name]
     return loss.rows, (extra, float(loss.kind))
+
+
+def _check_loss(loss, allowed):
+    if not isinstance(loss, str) or loss not in allowed:
+        raise ValueError(f"loss must be one of {list(allowed)}, got {loss!r}")
 
 
 class LinearModel(GDEstimator):
@@ -44,31 +53,37 @@ _COMMON_DOC = (GDEstimator.__doc__.split("Common parameters")[1].split("Interrup
                .split("-\n", 1)[1])
 
 
+REGRESSION_LOSSES = ("squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive")
+
+
 class LinearRegression(RegressorMixin, LinearModel):
-    """Linear regression by gradient descent: least squares or Huber, with L2/L1/elastic net.
+    """Linear regression by gradient descent: least squares, Huber or epsilon-insensitive.
 
     Minimises, over w = (coef_, intercept_),
 
         (1/n) sum_i s_i l(x_i . coef_ + intercept_ - y_i) + alpha ((1 - l1_ratio)/2 ||coef_||^2
                                                               + l1_ratio ||coef_||_1)
 
-    with l(r) = r^2 / 2 (``loss="squared_error"``) or the Huber loss with
-    threshold ``epsilon`` (``loss="huber"``, robust to outliers). With
+    with l(r) = r^2 / 2 (``loss="squared_error"``), the Huber loss with
+    threshold ``epsilon`` (``"huber"``, robust to outliers), max(0, |r| -
+    epsilon) (``"epsilon_insensitive"``, linear support vector regression) or
+    its square (``"squared_epsilon_insensitive"``): the losses of
+    scikit-learn's ``SGDRegressor`` (see :mod:`fastgd.losses`). With
     ``alpha=0`` the squared loss has the least-squares solution as optimum.
 
     Parameters
     ----------
-    loss : {"squared_error", "huber"}, default "squared_error"
-    epsilon : float, default 1.35
-        The Huber threshold (in units of y).
+    loss : {"squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive"}, \
+default "squared_error"
+    epsilon : float or None, default None
+        Huber's threshold, or the width of the epsilon-insensitive band (in
+        units of y), as scikit-learn's one ``epsilon`` for both. None: 1.35
+        for Huber (scikit-learn's ``HuberRegressor`` default; ``SGDRegressor``
+        uses 0.1 for all three, pass ``epsilon=0.1`` to match it) and 0.1 for
+        the epsilon-insensitive losses (``SGDRegressor``'s).
     fit_intercept : bool, default True
     {common}
-    Attributes
-    ----------
-    coef_ : (n_features,) array, intercept_ : (1,) array
-    n_iter_, t_ : epochs and update steps done; loss_curve_ : training loss per epoch
-    validation_scores_ : R^2 per epoch with early_stopping (else None)
-    n_features_in_, optimizer_
+    {regressor_attributes:R^2}
 
     Example
     -------
@@ -80,7 +95,7 @@ class LinearRegression(RegressorMixin, LinearModel):
     (array([ 1. , -2. ,  0.5], dtype=float32), dtype('float32'))
     """
 
-    def __init__(self, loss="squared_error", epsilon=1.35, fit_intercept=True, optimizer="adam",
+    def __init__(self, loss="squared_error", epsilon=None, fit_intercept=True, optimizer="adam",
                  optimizer_params=None, lr=0.01, batch_size=32, max_epochs=200, alpha=1e-4,
                  l1_ratio=0.0, tol=1e-4, n_iter_no_change=5, early_stopping=False,
                  validation_fraction=0.1, shuffle=True, random_state=None, warm_start=False,
@@ -89,12 +104,19 @@ class LinearRegression(RegressorMixin, LinearModel):
 
     def _check_extra_params(self):
         super()._check_extra_params()
-        if self.loss not in ("squared_error", "huber"):
-            raise ValueError(f"loss must be 'squared_error' or 'huber', got {self.loss!r}")
-        check_real("epsilon", self.epsilon, low=0.0, low_open=True)
+        _check_loss(self.loss, REGRESSION_LOSSES)
+        self._epsilon()
+
+    def _epsilon(self):
+        """The loss's hyperparameter: ``epsilon``, checked, or the loss's default for None."""
+        loss = LOSSES[self.loss]
+        if self.epsilon is None:
+            return loss.default
+        # Huber's threshold must be positive; a band of width 0 is the absolute error
+        return check_real("epsilon", self.epsilon, low=0.0, low_open=self.loss == "huber")
 
     def _objective(self, n_outputs):
-        return _linear_objective(self.loss, float(self.epsilon) if self.loss == "huber" else 0.0)
+        return _linear_objective(self.loss, self._epsilon() if LOSSES[self.loss].param else 0.0)
 
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), continuing the optimizer, step count and schedule."""
@@ -110,14 +132,19 @@ class LinearRegression(RegressorMixin, LinearModel):
         return tags
 
 
-class _LinearClassifier(ClassifierMixin, LinearModel):
-    """Shared by the classifiers: label encoding, classes_, predict."""
+class _LinearClassifier(ClassifierMixin, ClassWeightMixin, LinearModel):
+    """Shared by the classifiers: label encoding, classes_, class_weight, predict."""
 
-    def __init__(self, fit_intercept=True, optimizer="adam", optimizer_params=None, lr=0.01,
-                 batch_size=32, max_epochs=200, alpha=1e-4, l1_ratio=0.0, tol=1e-4,
-                 n_iter_no_change=5, early_stopping=False, validation_fraction=0.1, shuffle=True,
-                 random_state=None, warm_start=False, verbose=0, callback=None):
+    def __init__(self, fit_intercept=True, class_weight=None, optimizer="adam",
+                 optimizer_params=None, lr=0.01, batch_size=32, max_epochs=200, alpha=1e-4,
+                 l1_ratio=0.0, tol=1e-4, n_iter_no_change=5, early_stopping=False,
+                 validation_fraction=0.1, shuffle=True, random_state=None, warm_start=False,
+                 verbose=0, callback=None):
         self._store_init_args(locals())
+
+    def _check_extra_params(self):
+        super()._check_extra_params()
+        check_class_weight(self.class_weight)
 
     def _encode_targets(self, y, first, dtype, classes=None, sample_weight=None):
         # one compiled pass over numeric labels (numpy.unique sorts all of y: slow for
@@ -163,16 +190,6 @@ class _LinearClassifier(ClassifierMixin, LinearModel):
     def _n_outputs(self):
         return 1 if len(self.classes_) == 2 else len(self.classes_)
 
-    def partial_fit(self, X, y, sample_weight=None, classes=None):
-        """One epoch over (X, y), continuing the optimizer, step count and schedule.
-
-        ``classes`` (every label that will ever appear) is required on the first call.
-        """
-        first = not hasattr(self, "_optimizer")
-        if first and classes is None:
-            raise ValueError("classes must be passed on the first call to partial_fit")
-        return self._partial_fit(X, y, sample_weight, classes)
-
     def decision_function(self, X):
         """Confidence scores X @ coef_.T + intercept_: (n,) for two classes, else (n, K)."""
         return self._raveled_output(X)
@@ -200,6 +217,7 @@ class LogisticRegression(_LinearClassifier):
     Parameters
     ----------
     fit_intercept : bool, default True
+    {class_weight}
     {common}
     Attributes
     ----------
@@ -237,19 +255,46 @@ class LogisticRegression(_LinearClassifier):
         return np.log(self.predict_proba(X))
 
 
-class LinearSVC(_LinearClassifier):
-    """Binary linear support vector machine by gradient descent (hinge loss).
+def _is_modified_huber(est):
+    return est.loss == "modified_huber"
 
-    Minimises (1/n) sum_i s_i max(0, 1 - y_i z_i) + alpha/2 ||coef_||^2 (plus
-    an L1 share with ``l1_ratio``), with y_i = -1 for classes_[0] and +1 for
-    classes_[1]: the soft-margin SVM primal with C = 1 / (n alpha).
+
+SVC_LOSSES = ("hinge", "squared_hinge", "modified_huber")
+
+
+class LinearSVC(_LinearClassifier):
+    """Binary linear support vector machine by gradient descent: hinge, squared hinge or
+    modified Huber loss.
+
+    Minimises (1/n) sum_i s_i l(y_i z_i) + alpha/2 ||coef_||^2 (plus an L1
+    share with ``l1_ratio``), z_i = x_i . coef_ + intercept_, y_i = -1 for
+    classes_[0] and +1 for classes_[1], with l(m) = max(0, 1 - m)
+    (``loss="hinge"``: the soft-margin SVM primal with C = 1 / (n alpha)),
+    max(0, 1 - m)^2 (``"squared_hinge"``, the L2-SVM) or the modified Huber
+    loss, max(0, 1 - m)^2 for m >= -1 and -4 m below (``"modified_huber"``,
+    which gives probability estimates): scikit-learn's ``SGDClassifier``
+    losses (see :mod:`fastgd.losses`). scikit-learn's ``LinearSVC`` defaults
+    to the squared hinge; ``SGDClassifier``, and this class, to the hinge.
     Two classes only (use one-vs-rest from scikit-learn for more).
 
     Parameters
     ----------
+    loss : {"hinge", "squared_hinge", "modified_huber"}, default "hinge"
     fit_intercept : bool, default True
+    {class_weight}
     {common}
     """
+
+    def __init__(self, loss="hinge", fit_intercept=True, class_weight=None, optimizer="adam",
+                 optimizer_params=None, lr=0.01, batch_size=32, max_epochs=200, alpha=1e-4,
+                 l1_ratio=0.0, tol=1e-4, n_iter_no_change=5, early_stopping=False,
+                 validation_fraction=0.1, shuffle=True, random_state=None, warm_start=False,
+                 verbose=0, callback=None):
+        self._store_init_args(locals())
+
+    def _check_extra_params(self):
+        super()._check_extra_params()
+        _check_loss(self.loss, SVC_LOSSES)
 
     def _check_n_classes(self, labels):
         if labels.size != 2:
@@ -257,10 +302,27 @@ class LinearSVC(_LinearClassifier):
                              f"{labels.size} classes: {list(labels)[:5]}")
 
     def _objective(self, n_outputs):
-        return _linear_objective("hinge")
+        return _linear_objective(self.loss)
 
     def _targets_from_index(self, idx):
         return 2 * idx - 1
+
+    @available_if(_is_modified_huber)
+    def predict_proba(self, X):
+        """Class probabilities from the modified Huber loss (``loss="modified_huber"`` only).
+
+        P(classes_[1] | x) = (clip(z, -1, 1) + 1) / 2 for the decision value
+        z, as scikit-learn's ``SGDClassifier(loss="modified_huber")`` (Zhang
+        2004): the loss's minimiser is 2 P - 1 clipped to [-1, 1].
+        """
+        p = (np.clip(self.decision_function(X), -1.0, 1.0) + 1.0) / 2.0
+        return np.column_stack([1.0 - p, p])
+
+    @available_if(_is_modified_huber)
+    def predict_log_proba(self, X):
+        """log of :meth:`predict_proba` (``loss="modified_huber"`` only; -inf where it is 0)."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -268,5 +330,128 @@ class LinearSVC(_LinearClassifier):
         return tags
 
 
-for _cls in (LinearRegression, LogisticRegression, LinearSVC):
-    _cls.__doc__ = _cls.__doc__.replace("{common}", _COMMON_DOC.strip())
+class PoissonRegressor(RegressorMixin, LinearModel):
+    """Poisson regression with the log link by gradient descent, for counts and rates y >= 0.
+
+    Predicts mu = exp(x . coef_ + intercept_) and minimises
+
+        (1/n) sum_i s_i [exp(z_i) - y_i z_i] + alpha ((1 - l1_ratio)/2 ||coef_||^2
+                                                      + l1_ratio ||coef_||_1)
+
+    the mean half Poisson deviance up to terms constant in z (see
+    :mod:`fastgd.losses.poisson`). This is the objective of scikit-learn's
+    ``PoissonRegressor(alpha=a)``, (1/2n) sum_i s_i d(y_i, mu_i) + a/2
+    ||coef_||^2 with weights normalised to mean 1, with the same ``alpha``
+    (and ``l1_ratio=0``); scikit-learn's default is ``alpha=1``. The
+    intercept starts at log of the weighted mean of y, as scikit-learn's
+    does. ``score`` is D^2, the fraction of Poisson deviance explained.
+
+    Parameters
+    ----------
+    fit_intercept : bool, default True
+    {common}
+    {regressor_attributes:D^2}
+
+    Example
+    -------
+    >>> import numpy as np, fastgd
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((2000, 3))
+    >>> y = rng.poisson(np.exp(X @ [0.3, -0.2, 0.1] + 1.0))
+    >>> model = fastgd.PoissonRegressor(alpha=0.0, random_state=0).fit(X, y)
+    >>> np.round(model.coef_, 1), model.score(X, y) > 0.1
+    (array([ 0.3, -0.2,  0.1]), True)
+    """
+
+    def __init__(self, fit_intercept=True, optimizer="adam", optimizer_params=None, lr=0.01,
+                 batch_size=32, max_epochs=200, alpha=1e-4, l1_ratio=0.0, tol=1e-4,
+                 n_iter_no_change=5, early_stopping=False, validation_fraction=0.1, shuffle=True,
+                 random_state=None, warm_start=False, verbose=0, callback=None):
+        self._store_init_args(locals())
+
+    def _objective(self, n_outputs):
+        return _linear_objective("poisson")
+
+    def _encode_targets(self, y, first, dtype, classes=None, sample_weight=None):
+        y = np.ascontiguousarray(y, dtype=dtype)
+        _check_counts(y)
+        if first:
+            # the log of the (weighted) mean starts the intercept; _init_params takes it
+            mean = float(np.average(y, weights=sample_weight))
+            self._start_intercept = np.log(mean) if mean > 0 else 0.0
+        return y
+
+    def _init_params(self, n_features, n_outputs, dtype, rng):
+        w = super()._init_params(n_features, n_outputs, dtype, rng)
+        start = self.__dict__.pop("_start_intercept", 0.0)
+        if self._fits_intercept():
+            w[-1] = start
+        return w
+
+    def _store_params(self, w):
+        self.__dict__.pop("_start_intercept", None)   # a warm start does not take it
+        super()._store_params(w)
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over (X, y), continuing the optimizer, step count and schedule."""
+        return self._partial_fit(X, y, sample_weight)
+
+    def predict(self, X):
+        """Predicted means exp(X @ coef_ + intercept_)."""
+        with np.errstate(over="ignore"):
+            return np.exp(self._raveled_output(X))
+
+    def score(self, X, y, sample_weight=None):
+        """D^2 = 1 - D(y, predict(X)) / D(y, mean of y): the fraction of Poisson deviance explained.
+
+        D is :func:`fastgd.losses.poisson_deviance`, the mean weighted by
+        ``sample_weight``, as scikit-learn's ``PoissonRegressor.score``. 1 is
+        a perfect fit, 0 no better than the mean, and it can be negative.
+        (For a constant y, whose null deviance is 0: 1 for a perfect
+        prediction, else 0, as ``r2_score`` does.)
+        """
+        mu = self.predict(X)
+        y = column_or_1d(np.asarray(y), warn=True).astype(np.float64)
+        check_consistent_length(mu, y)
+        _check_counts(y)
+        sw = None if sample_weight is None else _check_sample_weight(sample_weight, mu,
+                                                                     dtype=np.float64)
+        dev = poisson_deviance(y, mu, sw)
+        null = poisson_deviance(y, np.full(y.shape, np.average(y, weights=sw)), sw)
+        if null == 0.0:
+            return 1.0 if dev == 0.0 else 0.0
+        return 1.0 - dev / null
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.target_tags.positive_only = True
+        return tags
+
+
+def _check_counts(y):
+    if np.any(y < 0):
+        raise ValueError(f"PoissonRegressor: y must be >= 0 (counts or rates), got a minimum of "
+                         f"{float(np.min(y))!r}")
+
+
+_CLASS_WEIGHT_DOC = """class_weight : dict {label: weight}, "balanced" or None, default None
+        Each row weighs its ``sample_weight`` times its class's weight (labels
+        left out weigh 1); "balanced" is n_samples / (n_classes *
+        bincount(y)), from the y given to ``fit`` (not allowed in
+        ``partial_fit``). Weights are rescaled to mean 1 with the sample
+        weights: see :mod:`fastgd.models.class_weight`."""
+
+_REGRESSOR_ATTRIBUTES_DOC = """Attributes
+    ----------
+    coef_ : (n_features,) array, intercept_ : (1,) array
+    n_iter_, t_ : epochs and update steps done; loss_curve_ : training loss per epoch
+    validation_scores_ : {score} per epoch with early_stopping (else None)
+    n_features_in_, optimizer_"""
+
+for _cls in (LinearRegression, LogisticRegression, LinearSVC, PoissonRegressor):
+    _cls.__doc__ = (_cls.__doc__.replace("{common}", _COMMON_DOC.strip())
+                    .replace("{class_weight}", _CLASS_WEIGHT_DOC))
+    for _score in ("R^2", "D^2"):
+        _cls.__doc__ = _cls.__doc__.replace("{regressor_attributes:%s}" % _score,
+                                            _REGRESSOR_ATTRIBUTES_DOC.format(score=_score))

@@ -52,7 +52,7 @@ def model_classes():
     from fastgd import models
 
     classes = {name: getattr(models, name) for name in
-               ("LinearRegression", "LogisticRegression", "LinearSVC")}
+               ("LinearRegression", "PoissonRegressor", "LogisticRegression", "LinearSVC")}
     for name in ("MLPClassifier", "MLPRegressor"):
         if hasattr(fastgd, name):
             classes[name] = getattr(fastgd, name)
@@ -95,11 +95,22 @@ class _Encoder:
             return [self(v, f"{key}/{i}") for i, v in enumerate(value)]
         if isinstance(value, dict) and all(isinstance(k, str) for k in value):
             return {"__dict__": {k: self(v, f"{key}/{k}") for k, v in value.items()}}
+        if isinstance(value, dict):
+            # other keys (class labels of a class_weight: ints, floats, bools), as pairs
+            return {"__pairs__": [[self._key(k, key), self(v, f"{key}/{i}")]
+                                  for i, (k, v) in enumerate(value.items())]}
         if isinstance(value, Schedule):
             return {"__schedule__": type(value).__name__,
                     "state": self(dict(vars(value)), f"{key}/schedule")}
         raise TypeError(f"cannot save {key.split('/')[-1]}={value!r} "
                         f"({type(value).__name__}) in a model file")
+
+
+    def _key(self, k, key):
+        if k is None or isinstance(k, (bool, str, int, float, np.integer, np.floating, np.bool_)):
+            return self(k, key)
+        raise TypeError(f"cannot save {key.split('/')[-1]}: its key {k!r} "
+                        f"({type(k).__name__}) is not a number, string or bool")
 
 
 def _object_to_plain(value, key):
@@ -127,6 +138,12 @@ def _decode(value, arrays):
         return tuple(_decode(v, arrays) for v in value["__tuple__"])
     if "__dict__" in value:
         return {k: _decode(v, arrays) for k, v in value["__dict__"].items()}
+    if "__pairs__" in value:
+        pairs = value["__pairs__"]
+        if not all(isinstance(p, list) and len(p) == 2 and not isinstance(p[0], (dict, list))
+                   for p in pairs):
+            raise ModelFileError("a damaged dictionary in the model file")
+        return {k: _decode(v, arrays) for k, v in pairs}
     if "__schedule__" in value:
         classes = _schedule_classes()
         name = value["__schedule__"]

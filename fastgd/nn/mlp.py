@@ -21,9 +21,10 @@ from sklearn.utils.validation import check_is_fitted
 from .._numba import PARALLEL_THRESHOLD
 from ..engine.data import is_direct
 from ..models.base import GDEstimator, is_memmap, iter_row_blocks
-from ..models.linear import _LinearClassifier
-from .kernels import (ACTIVATIONS, OUT_IDENTITY, OUT_LOGISTIC, OUT_SOFTMAX, forward, forward_serial,
-                      WORK_PER_ROW, layer_offsets, mlp_penalty, mlp_rows, mlp_tail)
+from ..models.class_weight import ClassWeightMixin, check_class_weight
+from ..models.linear import _CLASS_WEIGHT_DOC, _LinearClassifier
+from .kernels import (ACTIVATIONS, OUT_IDENTITY, OUT_LOGISTIC, OUT_SOFTMAX, forward,
+                      forward_serial, WORK_PER_ROW, layer_offsets, mlp_penalty, mlp_rows, mlp_tail)
 
 _OUT_NAMES = {OUT_IDENTITY: "identity", OUT_LOGISTIC: "logistic", OUT_SOFTMAX: "softmax"}
 
@@ -293,7 +294,7 @@ class MLPRegressor(RegressorMixin, _MLP):
         return tags
 
 
-class MLPClassifier(ClassifierMixin, _MLP):
+class MLPClassifier(ClassifierMixin, ClassWeightMixin, _MLP):
     """Multi-layer perceptron classifier trained by backpropagation on fastgd's engine.
 
     Two classes: one sigmoid output and the binary cross-entropy; K > 2
@@ -303,7 +304,7 @@ class MLPClassifier(ClassifierMixin, _MLP):
 
     Parameters
     ----------
-    {mlp}
+    {mlp_classifier}
     Example
     -------
     >>> import numpy as np, fastgd
@@ -316,11 +317,22 @@ class MLPClassifier(ClassifierMixin, _MLP):
     (['opposite', 'same'], True)
     """
 
-    # label handling is the linear classifiers': classes_, partial_fit(classes=...),
-    # unseen labels, a single class, sample weights that leave one class
+    # label handling is the linear classifiers': classes_, partial_fit(classes=...) (from
+    # ClassWeightMixin, with class_weight), unseen labels, a single class, sample weights
+    # that leave one class
     _encode_targets = _LinearClassifier._encode_targets
     _n_outputs = _LinearClassifier._n_outputs
-    partial_fit = _LinearClassifier.partial_fit
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", init="glorot",
+                 optimizer="adam", optimizer_params=None, lr=1e-3, batch_size=200,
+                 max_epochs=200, alpha=1e-4, l1_ratio=0.0, tol=1e-4, n_iter_no_change=10,
+                 early_stopping=False, validation_fraction=0.1, shuffle=True, random_state=None,
+                 warm_start=False, verbose=0, callback=None, class_weight=None):
+        self._store_init_args(locals())
+
+    def _check_extra_params(self):
+        super()._check_extra_params()
+        check_class_weight(self.class_weight)
 
     def _check_n_classes(self, labels):
         pass
@@ -350,7 +362,8 @@ class MLPClassifier(ClassifierMixin, _MLP):
         return self.classes_[np.argmax(p, axis=1)]
 
 
-for _cls in (MLPRegressor, MLPClassifier):
-    _cls.__doc__ = _cls.__doc__.replace("{mlp}", _MLP_DOC.strip())
+MLPRegressor.__doc__ = MLPRegressor.__doc__.replace("{mlp}", _MLP_DOC.strip())
+MLPClassifier.__doc__ = MLPClassifier.__doc__.replace("{mlp_classifier}", _MLP_DOC.strip().replace(
+    "\n    Attributes\n", f"    {_CLASS_WEIGHT_DOC}\n\n    Attributes\n"))
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
