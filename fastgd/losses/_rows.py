@@ -45,6 +45,8 @@ serial, so they can be shared (a parallel function called from cached
 jitted code crashes numba's cache: see :mod:`fastgd._numba`).
 """
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import prange
 
@@ -58,9 +60,13 @@ L2, L1, N_INTERCEPTS, EXTRA, KIND = 0, 1, 2, 3, 4
 
 
 @jit
-def row_partition(n, work_per_row):
-    """(parts, rows_per_part) for n rows: depends on n and the work per row only."""
-    min_rows = max(1, CHUNK // max(work_per_row, 1))
+def row_partition(n, work_per_row, min_part_work=CHUNK):
+    """(parts, rows_per_part) for n rows: depends on n and the work per row only.
+
+    A part does at least ``min_part_work`` units of work (unless there are
+    fewer in all); there are at most ``MAX_PARTS`` parts.
+    """
+    min_rows = max(1, min_part_work // max(work_per_row, 1))
     rows = max(min_rows, (n + MAX_PARTS - 1) // MAX_PARTS)
     parts = max(1, (n + rows - 1) // rows)
     return parts, rows
@@ -70,6 +76,34 @@ def row_partition(n, work_per_row):
 def work_per_row(X, w):
     """The partition's unit of work per row: about max(d, size of w) multiply-adds."""
     return max(X.shape[1], w.size)
+
+
+class RowLayout(NamedTuple):
+    """How the loss kernels cut a kind of X into parts (dense X: :func:`take_rows`, :func:`partition`).
+
+    ``take_rows(X, lo, hi)``: rows lo..hi-1 of X, as the ``rows`` function
+    takes them (no copy); ``partition(X, w) -> (parts, rows_per_part, total
+    work)``: the parts (a function of X's shape only) and the work that
+    decides whether they run in parallel.
+    """
+
+    take_rows: object
+    partition: object
+
+
+@jit
+def partition(X, w):
+    """(parts, rows_per_part, total work) of a dense X: :func:`row_partition` of its rows."""
+    n = X.shape[0]
+    work = work_per_row(X, w)
+    parts, per = row_partition(n, work)
+    return parts, per, n * work
+
+
+@jit
+def take_rows(X, lo, hi):
+    """Rows lo..hi-1 of a dense X, as a view."""
+    return X[lo:hi]
 
 
 @jit
@@ -125,21 +159,21 @@ def linear_penalty(w, hyper, g):
 def _part(p, per, w, X, y, sw, hyper, acc, lsum):
     # part p of the rows (views, so the loops vectorise) into acc[p] and lsum[p]
     lo = p * per
-    hi = min(X.shape[0], lo + per)
+    hi = min(y.shape[0], lo + per)
     row = acc[p]
     row[:] = 0.0
     s = sw[lo:hi] if sw.size > 0 else sw
-    lsum[p] = rows(w, X[lo:hi], y[lo:hi], s, hyper, row)  # noqa: F821 (bound by specialize)
+    lsum[p] = rows(w, take_rows(X, lo, hi), y[lo:hi], s, hyper, row)  # noqa: F821 (bound by specialize)
 
 
 def _objective_kernel(w, X, y, sw, hyper, grad):
-    n = X.shape[0]
+    n = y.shape[0]
     size = w.size
-    parts, per = row_partition(n, work_per_row(X, w))
+    parts, per, work = partition(X, w)
     acc = np.empty((parts, size))
     lsum = np.empty(parts)  # not zeros: in a parallel function that is a parallel region
     # the same parts either way: serial and parallel give identical bits
-    if n * work_per_row(X, w) > PARALLEL_THRESHOLD and parts > 1:
+    if work > PARALLEL_THRESHOLD and parts > 1:
         for p in prange(parts):
             part(p, per, w, X, y, sw, hyper, acc, lsum)  # noqa: F821
     else:
@@ -152,15 +186,23 @@ def _objective_kernel(w, X, y, sw, hyper, grad):
     return loss
 
 
-def part_function(rows):
-    """``part(p, per, w, X, y, sw, hyper, acc, lsum)``: the serial work of part p for ``rows``."""
-    return specialize(_part, rows=rows)
+def part_function(rows, layout=None):
+    """``part(p, per, w, X, y, sw, hyper, acc, lsum)``: the serial work of part p for ``rows``.
+
+    ``layout``: None for a dense X, else the :class:`RowLayout` of another kind of X.
+    """
+    bindings = {} if layout is None else {"take_rows": layout.take_rows}
+    return specialize(_part, rows=rows, **bindings)
 
 
-def objective_kernel(rows, penalty=linear_penalty):
+def objective_kernel(rows, penalty=linear_penalty, layout=None):
     """The parallel loss kernel ``kernel(w, X, y, sw, hyper, grad) -> loss`` of an objective.
 
-    One cached kernel per (rows, penalty) pair. Call it from Python (it is a
-    parallel leaf: do not call it from other jitted code of fastgd).
+    One cached kernel per (rows, penalty, layout). Call it from Python (it is
+    a parallel leaf: do not call it from other jitted code of fastgd).
+    ``layout``: None for a dense X, else the :class:`RowLayout` of the X that
+    ``rows`` takes (a CSR: :mod:`fastgd.losses.csr`).
     """
-    return specialize(_objective_kernel, parallel=True, part=part_function(rows), penalty=penalty)
+    bindings = {} if layout is None else {"partition": layout.partition}
+    return specialize(_objective_kernel, parallel=True, part=part_function(rows, layout),
+                      penalty=penalty, **bindings)
