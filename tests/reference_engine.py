@@ -6,6 +6,7 @@ fast paths are tested against these: float64 to ~1e-10, float32 to ~1e-5.
 """
 
 import numpy as np
+import scipy.sparse
 from scipy.special import logsumexp
 
 from .reference import REFERENCES
@@ -18,9 +19,13 @@ def _unpack(w, d, k, n_intercepts):
 
 
 def ref_loss(name, w, X, y, sw=None, l2=0.0, l1=0.0, fit_intercept=True, extra=0.0):
-    """(loss, grad) of loss ``name`` at w, in float64: (1/n) sum s_i l_i + penalties."""
+    """(loss, grad) of loss ``name`` at w, in float64: (1/n) sum s_i l_i + penalties.
+
+    X dense, or scipy.sparse (its products ``X @ W^T`` and ``X^T R`` by scipy:
+    duplicate entries add up).
+    """
     w = np.asarray(w, dtype=np.float64)
-    X = np.asarray(X, dtype=np.float64)
+    X = X.astype(np.float64) if scipy.sparse.issparse(X) else np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     n, d = X.shape
     k = int(extra) if name == "softmax" else 1
@@ -54,7 +59,7 @@ def ref_loss(name, w, X, y, sw=None, l2=0.0, l1=0.0, fit_intercept=True, extra=0
             raise ValueError(name)
         R = dz[:, None]
     loss = np.sum(s * loss_i) / n if n else 0.0
-    gW = (R * s[:, None]).T @ X / max(n, 1)
+    gW = (X.T @ (R * s[:, None])).T / max(n, 1)
     gb = (R * s[:, None]).sum(axis=0) / max(n, 1)
     loss += 0.5 * l2 * np.sum(W * W) + l1 * np.sum(np.abs(W))
     gW = gW + l2 * W + l1 * np.sign(W)

