@@ -20,6 +20,7 @@ from fastgd.losses.csr import csr_logits, csr_scatter
 from fastgd.sparse import CSR, as_csr, check_csr, gather_rows, rows_nnz, touched_columns
 
 from .reference_engine import ref_loss
+from .threads import numba_threads
 
 LOSSES = ["squared_error", "huber", "logistic", "hinge", "softmax"]
 K = 3
@@ -92,11 +93,11 @@ def test_csr_is_used_as_it_is(kind, dtype, index):
 
 @pytest.mark.parametrize("fmt", ["csc", "coo", "lil"])
 def test_other_formats_are_converted_once(fmt):
-    X = _csr(dtype=np.float32)
+    X = _csr()
     Y = X.asformat(fmt)
     copies = [a.copy() for a in (Y.data, getattr(Y, "indices", Y.data))] if fmt != "lil" else []
     C = as_csr(Y)
-    assert C.data.dtype == np.float32
+    assert C.data.dtype == np.float64
     np.testing.assert_array_equal(sp.csr_array((C.data, C.indices, C.indptr), shape=X.shape)
                                   .toarray(), X.toarray())
     if fmt == "csc":
@@ -189,10 +190,8 @@ def test_parallel_validation_reports_the_first_problem_whatever_the_threads():
     indices[[X.nnz - 5, 200_000, 100_001]] = 50
     data[[X.nnz - 1, 7]] = np.nan
     bad = sp.csr_array((data, indices, X.indptr), shape=X.shape)
-    before = numba.get_num_threads()
-    try:
-        for threads in (before, 1):
-            numba.set_num_threads(threads)
+    for threads in (numba.get_num_threads(), 1):
+        with numba_threads(threads):
             with pytest.raises(ValueError, match=r"X\.indices\[100001\] = 50"):
                 as_csr(bad)
             with pytest.raises(ValueError, match=r"X\.data\[7\] = nan"):
@@ -201,8 +200,6 @@ def test_parallel_validation_reports_the_first_problem_whatever_the_threads():
             ptr[40_000] = -3
             with pytest.raises(ValueError, match=r"X\.indptr\[40000\] = -3 is outside"):
                 as_csr(sp.csr_array((data, indices, ptr), shape=X.shape))
-    finally:
-        numba.set_num_threads(before)
 
 
 # --- the loss kernels -----------------------------------------------------------------------
@@ -258,12 +255,8 @@ def test_parallel_kernel_is_bit_identical_to_one_thread(name):
     y, sw = _targets(name, X.shape[0], dtype)
     w = _w(name, X.shape[1], True, dtype)
     f2, g2 = _call(name, w, X, y, sample_weight=sw)
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
+    with numba_threads(1):
         f1, g1 = _call(name, w, X, y, sample_weight=sw)
-    finally:
-        numba.set_num_threads(before)
     assert f1 == f2 and np.array_equal(g1, g2)
     want_f, want_g = ref_loss(name, w, X, y, sw, extra=_extra(name))
     assert f2 == pytest.approx(want_f, rel=1e-5)

@@ -140,15 +140,19 @@ def scipy_logistic(w, X, y):
     return loss, np.r_[X.T @ r, r.sum()]
 
 
-def problem(n=DEFAULT_N, d=D, seed=0):
-    """(X, y, w, call, C): the click log, a parameter vector, ``call()`` one loss pass, X's CSR."""
+def problem(n=DEFAULT_N, d=D, seed=0, data=None):
+    """(X, y, w, call, C): the click log, a parameter vector, ``call()`` one loss pass, X's CSR.
+
+    The loss has no penalty, as scipy's below. ``data``: an (X, y) made by
+    :func:`click_log` already.
+    """
     from ..losses import LOSSES, hyper_array
     from ..sparse import as_csr
-    X, y = click_log(n, d, seed=seed)
+    X, y = click_log(n, d, seed=seed) if data is None else data
     C = as_csr(X)
     w = (0.01 * np.random.default_rng(seed + 1).standard_normal(d + 1)).astype(X.dtype)
     grad = np.empty_like(w)
-    hyper = hyper_array(1e-6, 0.0, 1, 0.0, "logistic")
+    hyper = hyper_array(0.0, 0.0, 1, 0.0, "logistic")
     sw = np.empty(0, X.dtype)
     kernel = LOSSES["logistic"].csr_kernel
     return X, y, w, (lambda: kernel(w, C, y, sw, hyper, grad)), C
@@ -159,8 +163,9 @@ def sparse_rows(n=DEFAULT_N, d=D, repeat=5):
     """The section's rows at n rows (the full benchmark: ``n=1_000_000``)."""
     from ..losses import hyper_array
     t0 = time.perf_counter()
-    X, y, w, call, C = problem(n, d)
+    data = click_log(n, d)
     t_gen = time.perf_counter() - t0
+    X, y, w, call, C = problem(n, d, data=data)
     shape = f"{n:,} x {d:,} f32 CSR, {NNZ_PER_ROW}/row"
     rows = []
     nbytes = C.data.nbytes + C.indices.nbytes + C.indptr.nbytes

@@ -1,4 +1,4 @@
-"""Loss kernels: loss and gradient of linear models in one pass over dense X.
+"""Loss kernels: loss and gradient of linear models in one pass over X, dense or sparse.
 
 Each loss exists twice:
 
@@ -10,6 +10,13 @@ Each loss exists twice:
   runs on every mini-batch and what your own ``@numba.njit`` code may call;
 * a validated Python function, ``loss, grad = fastgd.losses.logistic(w, X, y, ...)``,
   and :func:`make_objective` for ``fastgd.minimize(fun, w0, jac=True)``.
+
+For a sparse X (``scipy.sparse``, validated and taken as a
+:data:`fastgd.sparse.CSR` by :func:`fastgd.sparse.as_csr`) the same losses
+have kernels of their own, :data:`csr_linear_kernel` and
+:data:`csr_softmax_kernel`, with serial pieces ``csr_linear_rows`` and
+``csr_softmax_rows`` (:mod:`fastgd.losses.csr`); the Python functions pick
+them for a sparse X.
 
 Every loss is
 
@@ -34,11 +41,13 @@ loss                l(y, z)                              y          extra
 from ._rows import linear_penalty, objective_kernel, row_partition
 from .api import (LOSSES, Loss, hinge, huber, hyper_array, logistic, make_objective, n_params,
                   softmax, squared_error)
+from .csr import csr_linear_kernel, csr_linear_rows, csr_softmax_kernel, csr_softmax_rows
 from .linear import linear_kernel, linear_rows
 from .softmax import softmax_kernel, softmax_rows
 
 __all__ = [
     "LOSSES", "Loss", "hinge", "huber", "hyper_array", "logistic", "make_objective", "n_params",
     "softmax", "squared_error", "linear_kernel", "linear_rows", "softmax_kernel", "softmax_rows",
-    "linear_penalty", "objective_kernel", "row_partition",
+    "linear_penalty", "objective_kernel", "row_partition", "csr_linear_kernel", "csr_linear_rows",
+    "csr_softmax_kernel", "csr_softmax_rows",
 ]

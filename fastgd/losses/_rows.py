@@ -40,6 +40,12 @@ bit-identical results whatever the number of threads. Dot products run in the
 dtype of X (float32 stays float32 and vectorises); per-row terms,
 accumulators and the merge are float64.
 
+Other kinds of X. The kernel reaches X only through ``take_rows(X, lo, hi)``
+(a part's rows, as ``rows`` takes them) and ``partition(X, w)`` (the parts);
+for a dense X they are :func:`take_rows` and :func:`partition` here, and a
+:class:`RowLayout` replaces both for another kind (:mod:`fastgd.losses.csr`:
+a :data:`fastgd.sparse.CSR`, whose parts are row ranges of indptr).
+
 Only the kernels built here are ``parallel``; the pieces they call are
 serial, so they can be shared (a parallel function called from cached
 jitted code crashes numba's cache: see :mod:`fastgd._numba`).

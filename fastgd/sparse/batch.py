@@ -75,7 +75,7 @@ def gather_rows(X, y, sw, order, data_out, indices_out, indptr_out, yout, sout):
         yout[r] = y[i]
         if weighted:
             sout[r] = sw[i]
-    return pos
+    return np.int64(pos)
 
 
 @jit
