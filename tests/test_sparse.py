@@ -1,4 +1,4 @@
-"""Sparse X: as_csr's rules, the CSR loss kernels against scipy and the dense kernels, the batch pieces.
+"""Sparse X: as_csr's rules, the CSR loss kernels against scipy and dense kernels, batch pieces.
 
 The reference is ``ref_loss`` with a scipy.sparse X (its products by scipy,
 in float64); the dense kernels on ``X.toarray()`` are a second opinion. The
@@ -31,7 +31,7 @@ CASES = [(name, *types) for name in LOSSES for types in DTYPES
 
 
 def _csr(n=200, d=30, per_row=6, dtype=np.float64, index=np.int32, seed=0, kind="array"):
-    """A CSR with empty rows (every 7th) and unsorted, duplicate indices (drawn with replacement)."""
+    """A CSR with empty rows (every 7th) and unsorted, duplicate indices (drawn at random)."""
     rng = np.random.default_rng(seed)
     lengths = rng.integers(1, 2 * per_row, n)
     lengths[::7] = 0
@@ -154,7 +154,8 @@ BAD = [
     ("index dtype", _attr("indices", lambda a: a.astype(np.int16)), TypeError,
      r"X\.indices must have dtype int32 or int64, got int16"),
     ("int data", lambda X: X.astype(np.int64), TypeError, r"X must have dtype float32 or float64"),
-    ("complex data", lambda X: X.astype(np.complex128), TypeError, r"float32 or float64, got complex128"),
+    ("complex data", lambda X: X.astype(np.complex128), TypeError,
+     r"float32 or float64, got complex128"),
     ("zero columns", lambda X: sp.csr_array((200, 0)), ValueError, r"at least 1 row and 1 column"),
     ("zero rows", lambda X: sp.csr_array((0, 30)), ValueError, r"at least 1 row and 1 column"),
     ("1-D", lambda X: sp.coo_array(np.ones(200)), ValueError, r"X must be 2-D"),

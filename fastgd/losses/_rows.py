@@ -85,7 +85,7 @@ def work_per_row(X, w):
 
 
 class RowLayout(NamedTuple):
-    """How the loss kernels cut a kind of X into parts (dense X: :func:`take_rows`, :func:`partition`).
+    """How the loss kernels cut a kind of X into parts (dense X: ``take_rows``, ``partition``).
 
     ``take_rows(X, lo, hi)``: rows lo..hi-1 of X, as the ``rows`` function
     takes them (no copy); ``partition(X, w) -> (parts, rows_per_part, total
@@ -169,7 +169,8 @@ def _part(p, per, w, X, y, sw, hyper, acc, lsum):
     row = acc[p]
     row[:] = 0.0
     s = sw[lo:hi] if sw.size > 0 else sw
-    lsum[p] = rows(w, take_rows(X, lo, hi), y[lo:hi], s, hyper, row)  # noqa: F821 (bound by specialize)
+    # rows (and, for another row layout, take_rows) are bound by specialize
+    lsum[p] = rows(w, take_rows(X, lo, hi), y[lo:hi], s, hyper, row)  # noqa: F821
 
 
 def _objective_kernel(w, X, y, sw, hyper, grad):

@@ -87,7 +87,7 @@ def csr_scatter(X, lo, m, r, g):
 
 @jit
 def csr_linear_rows(w, X, y, sw, hyper, g):
-    """Serial CSR rows of a one-output linear loss: sum_i s_i l_i; adds sum_i s_i l'_i (x_i, 1) to g.
+    """Serial CSR rows of a one-output linear loss: returns sum_i s_i l_i, adds its gradient to g.
 
     The contract of :func:`fastgd.losses.linear.linear_rows`, for a CSR X:
     blocks of ``BLOCK`` rows, each in three passes: the logits

@@ -80,7 +80,7 @@ def gather_rows(X, y, sw, order, data_out, indices_out, indptr_out, yout, sout):
 
 @jit
 def touched_columns(X, lo, hi, marker, out):
-    """The distinct columns of rows lo..hi-1 of X into out[:count], in first-touch order; returns count.
+    """The distinct columns of rows lo..hi-1 of X, into out[:count] in first-touch order: count.
 
     First-touch order: a column comes in the position where an entry of the
     rows (read in stored order) first names it. That order costs O(nnz) and
