@@ -5,6 +5,8 @@ The package is laid out by what each part is:
 * :mod:`fastgd.kernels` -- update rules as ``@njit`` kernels over flat arrays;
 * :mod:`fastgd.optim` -- optimizer objects (``fastgd.Adam`` ...) around them;
 * :mod:`fastgd.schedules` -- learning rates as functions of the step;
+* :mod:`fastgd.losses` -- loss-and-gradient kernels of linear models, dense or sparse X;
+* :mod:`fastgd.sparse` -- CSR data for compiled code: validation, gathered rows;
 * :mod:`fastgd.gradients` -- numerical gradients and gradient checks;
 * :mod:`fastgd.minimizer` -- ``fastgd.minimize``, scipy-style minimisation;
 * :mod:`fastgd.nn` -- multi-layer perceptrons (``fastgd.MLPClassifier`` ...);
@@ -36,7 +38,7 @@ _LAZY = {
     "OptimizeResult": "fastgd.minimizer",
 }
 _SUBMODULES = {"kernels", "optim", "schedules", "losses", "engine", "models", "gradients",
-               "minimizer", "nn", "dask"}
+               "minimizer", "nn", "dask", "sparse"}
 
 
 def _optimizer_classes():

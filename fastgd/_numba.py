@@ -103,11 +103,12 @@ def n_chunks(n):
 def _prefetch(typingctx, arr, i, offset):
     """Hint the CPU to load the cache line ``offset`` bytes past ``arr[i, 0]`` (``llvm.prefetch``).
 
-    A no-op for the program's meaning: a prefetch never faults and nothing is
+    ``arr`` is 2-D (a row) or 1-D (``offset`` bytes past ``arr[i]``). A no-op
+    for the program's meaning: a prefetch never faults and nothing is
     dereferenced, so no bounds check is needed and rows past the end of the
     array may be named.
     """
-    if (not isinstance(arr, types.Array) or arr.ndim != 2
+    if (not isinstance(arr, types.Array) or arr.ndim not in (1, 2)
             or not isinstance(i, types.Integer) or not isinstance(offset, types.Integer)):
         return None
 
@@ -116,8 +117,8 @@ def _prefetch(typingctx, arr, i, offset):
         array = context.make_array(aryty)(context, builder, args[0])
         row = context.cast(builder, args[1], signature.args[1], types.intp)
         zero = context.get_constant(types.intp, 0)
-        pointer = cgutils.get_item_pointer(context, builder, aryty, array, [row, zero],
-                                           wraparound=False)
+        pointer = cgutils.get_item_pointer(context, builder, aryty, array,
+                                           [row] + [zero] * (aryty.ndim - 1), wraparound=False)
         i8p = ir.IntType(8).as_pointer()
         skip = context.cast(builder, args[2], signature.args[2], types.intp)
         address = builder.gep(builder.bitcast(pointer, i8p), [skip])
@@ -146,6 +147,20 @@ def prefetch_row(X, i):
         _prefetch(X, i, offset)
     if nbytes > 0:
         _prefetch(X, i, nbytes - 1)
+
+
+@jit(inline="always")
+def prefetch_span(arr, lo, hi):
+    """Hint the CPU to load every cache line of ``arr[lo:hi]`` (1-D, contiguous) into L2.
+
+    The 1-D companion of :func:`prefetch_row`, for a row of CSR data or
+    indices picked at random.
+    """
+    nbytes = (hi - lo) * arr.itemsize
+    for offset in range(0, nbytes, 64):
+        _prefetch(arr, lo, offset)
+    if nbytes > 0:
+        _prefetch(arr, lo, nbytes - 1)
 
 
 @intrinsic

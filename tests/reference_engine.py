@@ -6,6 +6,7 @@ fast paths are tested against these: float64 to ~1e-10, float32 to ~1e-5.
 """
 
 import numpy as np
+import scipy.sparse
 from scipy.special import logsumexp
 
 from .reference import REFERENCES
@@ -21,10 +22,12 @@ def ref_loss(name, w, X, y, sw=None, l2=0.0, l1=0.0, fit_intercept=True, extra=0
     """(loss, grad) of loss ``name`` at w, in float64: (1/n) sum s_i l_i + penalties.
 
     ``extra``: Huber's delta, the epsilon of the epsilon-insensitive losses,
-    or K for softmax; for multi_squared_error y is (n, K).
+    or K for softmax; for multi_squared_error y is (n, K). X dense, or
+    scipy.sparse (its products ``X @ W^T`` and ``X^T R`` by scipy: duplicate
+    entries add up).
     """
     w = np.asarray(w, dtype=np.float64)
-    X = np.asarray(X, dtype=np.float64)
+    X = X.astype(np.float64) if scipy.sparse.issparse(X) else np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     n, d = X.shape
     if name == "softmax":
@@ -89,7 +92,7 @@ def ref_loss(name, w, X, y, sw=None, l2=0.0, l1=0.0, fit_intercept=True, extra=0
             raise ValueError(name)
         R = dz[:, None]
     loss = np.sum(s * loss_i) / n if n else 0.0
-    gW = (R * s[:, None]).T @ X / max(n, 1)
+    gW = (X.T @ (R * s[:, None])).T / max(n, 1)
     gb = (R * s[:, None]).sum(axis=0) / max(n, 1)
     loss += 0.5 * l2 * np.sum(W * W) + l1 * np.sum(np.abs(W))
     gW = gW + l2 * W + l1 * np.sign(W)

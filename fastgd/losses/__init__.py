@@ -1,4 +1,4 @@
-"""Loss kernels: loss and gradient of linear models in one pass over dense X.
+"""Loss kernels: loss and gradient of linear models in one pass over X, dense or sparse.
 
 Each loss exists twice:
 
@@ -11,6 +11,13 @@ Each loss exists twice:
   ``@numba.njit`` code may call;
 * a validated Python function, ``loss, grad = fastgd.losses.logistic(w, X, y, ...)``,
   and :func:`make_objective` for ``fastgd.minimize(fun, w0, jac=True)``.
+
+For a sparse X (``scipy.sparse``, validated and taken as a
+:data:`fastgd.sparse.CSR` by :func:`fastgd.sparse.as_csr`) the same losses
+have kernels of their own, :data:`csr_linear_kernel` and
+:data:`csr_softmax_kernel`, with serial pieces ``csr_linear_rows`` and
+``csr_softmax_rows`` (:mod:`fastgd.losses.csr`); the Python functions pick
+them for a sparse X.
 
 Every loss is
 
@@ -44,6 +51,7 @@ from ._rows import linear_penalty, objective_kernel, row_partition
 from .api import (LOSSES, Loss, epsilon_insensitive, hinge, huber, hyper_array, logistic,
                   make_objective, modified_huber, multi_squared_error, n_params, poisson, softmax,
                   squared_epsilon_insensitive, squared_error, squared_hinge)
+from .csr import csr_linear_kernel, csr_linear_rows, csr_softmax_kernel, csr_softmax_rows
 from .linear import linear_kernel, linear_rows
 from .multi_squared import multi_squared_kernel, multi_squared_rows
 from .poisson import poisson_deviance
@@ -55,4 +63,5 @@ __all__ = [
     "make_objective", "n_params", "softmax", "squared_error", "multi_squared_error",
     "linear_kernel", "linear_rows", "softmax_kernel", "softmax_rows", "multi_squared_kernel",
     "multi_squared_rows", "linear_penalty", "objective_kernel", "row_partition",
+    "csr_linear_kernel", "csr_linear_rows", "csr_softmax_kernel", "csr_softmax_rows",
 ]

@@ -17,15 +17,13 @@ An objective is two serial jitted functions:
 
 ``rows(w, X, y, sw, hyper, acc) -> float``
     the sum over the rows of X of s_i l_i; adds sum_i s_i dl_i/dw to the
-    float64 array ``acc`` (size of w). ``sw`` is empty for unit weights; ``y``
-    is 1-D, or (n, K) for :func:`fastgd.losses.multi_squared_rows`.
+    float64 array ``acc`` (size of w). ``sw`` is empty for unit weights.
 ``penalty(w, hyper, g) -> float``
     the penalty's value; adds its gradient to the float64 array ``g``.
 
 ``hyper`` is a float64 array ``[alpha_2, alpha_1, n_intercepts, extra, kind]``
 (``n_intercepts`` is 0 without intercepts, else the number of outputs;
-``extra`` Huber's delta, the epsilon of the epsilon-insensitive losses, or
-the number K of classes or outputs; ``kind`` the per-row loss
+``extra`` Huber's delta or the number of classes; ``kind`` the per-row loss
 of :func:`fastgd.losses.linear.linear_rows`).
 :func:`objective_kernel` turns the pair into a loss kernel
 ``kernel(w, X, y, sw, hyper, grad) -> loss``; :mod:`fastgd.engine` runs the
@@ -42,10 +40,18 @@ bit-identical results whatever the number of threads. Dot products run in the
 dtype of X (float32 stays float32 and vectorises); per-row terms,
 accumulators and the merge are float64.
 
+Other kinds of X. The kernel reaches X only through ``take_rows(X, lo, hi)``
+(a part's rows, as ``rows`` takes them) and ``partition(X, w)`` (the parts);
+for a dense X they are :func:`take_rows` and :func:`partition` here, and a
+:class:`RowLayout` replaces both for another kind (:mod:`fastgd.losses.csr`:
+a :data:`fastgd.sparse.CSR`, whose parts are row ranges of indptr).
+
 Only the kernels built here are ``parallel``; the pieces they call are
 serial, so they can be shared (a parallel function called from cached
 jitted code crashes numba's cache: see :mod:`fastgd._numba`).
 """
+
+from typing import NamedTuple
 
 import numpy as np
 from numba import prange
@@ -60,9 +66,13 @@ L2, L1, N_INTERCEPTS, EXTRA, KIND = 0, 1, 2, 3, 4
 
 
 @jit
-def row_partition(n, work_per_row):
-    """(parts, rows_per_part) for n rows: depends on n and the work per row only."""
-    min_rows = max(1, CHUNK // max(work_per_row, 1))
+def row_partition(n, work_per_row, min_part_work=CHUNK):
+    """(parts, rows_per_part) for n rows: depends on n and the work per row only.
+
+    A part does at least ``min_part_work`` units of work (unless there are
+    fewer in all); there are at most ``MAX_PARTS`` parts.
+    """
+    min_rows = max(1, min_part_work // max(work_per_row, 1))
     rows = max(min_rows, (n + MAX_PARTS - 1) // MAX_PARTS)
     parts = max(1, (n + rows - 1) // rows)
     return parts, rows
@@ -72,6 +82,45 @@ def row_partition(n, work_per_row):
 def work_per_row(X, w):
     """The partition's unit of work per row: about max(d, size of w) multiply-adds."""
     return max(X.shape[1], w.size)
+
+
+class RowLayout(NamedTuple):
+    """How the loss kernels cut a kind of X into parts (dense X: ``take_rows``, ``partition``).
+
+    ``take_rows(X, lo, hi)``: rows lo..hi-1 of X, as the ``rows`` function
+    takes them (no copy); ``partition(X, w) -> (parts, rows_per_part, total
+    work)``: the parts (a function of X's shape only) and the work that
+    decides whether they run in parallel.
+    """
+
+    take_rows: object
+    partition: object
+
+
+def _dense_partition(X, w):
+    n = X.shape[0]
+    work = work_per_row(X, w)
+    parts, per = row_partition(n, work)
+    return parts, per, n * work
+
+
+partition = jit(_dense_partition)
+partition.__doc__ = """(parts, rows_per_part, total work) of a dense X: :func:`row_partition` of its rows."""
+
+
+def dense_layout(rows):
+    """The :class:`RowLayout` of a dense X for ``rows``: its own ``rows.work_per_row`` if it
+    carries one (an MLP's rows cost much more than a linear model's), else :func:`work_per_row`."""
+    own = getattr(rows, "work_per_row", None)
+    if own is None:
+        return RowLayout(take_rows, partition)
+    return RowLayout(take_rows, specialize(_dense_partition, work_per_row=own))
+
+
+@jit
+def take_rows(X, lo, hi):
+    """Rows lo..hi-1 of a dense X, as a view."""
+    return X[lo:hi]
 
 
 @jit
@@ -127,22 +176,23 @@ def linear_penalty(w, hyper, g):
 def _part(p, per, w, X, y, sw, hyper, acc, lsum):
     # part p of the rows (views, so the loops vectorise) into acc[p] and lsum[p]
     lo = p * per
-    hi = min(X.shape[0], lo + per)
+    hi = min(y.shape[0], lo + per)
     row = acc[p]
     row[:] = 0.0
     s = sw[lo:hi] if sw.size > 0 else sw
-    lsum[p] = rows(w, X[lo:hi], y[lo:hi], s, hyper, row)  # noqa: F821 (bound by specialize)
+    # rows (and, for another row layout, take_rows) are bound by specialize
+    lsum[p] = rows(w, take_rows(X, lo, hi), y[lo:hi], s, hyper, row)  # noqa: F821
 
 
 def _pass(w, X, y, sw, hyper, out):
     # the loss kernel (SUMS False) or the sums kernel (SUMS True) of one objective
-    n = X.shape[0]
+    n = y.shape[0]
     size = w.size
-    parts, per = row_partition(n, work_per_row(X, w))
+    parts, per, work = partition(X, w)  # bound by specialize, with the part function
     acc = np.empty((parts, size))
     lsum = np.empty(parts)  # not zeros: in a parallel function that is a parallel region
     # the same parts either way: serial and parallel give identical bits
-    if n * work_per_row(X, w) > PARALLEL_THRESHOLD and parts > 1:
+    if work > PARALLEL_THRESHOLD and parts > 1:
         for p in prange(parts):
             part(p, per, w, X, y, sw, hyper, acc, lsum)  # noqa: F821
     else:
@@ -162,27 +212,35 @@ def _pass(w, X, y, sw, hyper, out):
 _PARTS = {}
 
 
-def part_function(rows):
-    """``part(p, per, w, X, y, sw, hyper, acc, lsum)``: the serial work of part p for ``rows``."""
-    if id(rows) not in _PARTS:
-        _PARTS[id(rows)] = (rows, specialize(_part, rows=rows))
-    return _PARTS[id(rows)][1]
+def part_function(rows, layout=None):
+    """``part(p, per, w, X, y, sw, hyper, acc, lsum)``: the serial work of part p for ``rows``.
+
+    ``layout``: None for a dense X, else the :class:`RowLayout` of another kind of X.
+    """
+    key = (id(rows), None if layout is None else id(layout.take_rows))
+    if key not in _PARTS:
+        bindings = {} if layout is None else {"take_rows": layout.take_rows}
+        _PARTS[key] = (rows, specialize(_part, rows=rows, **bindings))
+    return _PARTS[key][1]
 
 
-def objective_kernel(rows, penalty=linear_penalty):
+def objective_kernel(rows, penalty=linear_penalty, layout=None):
     """The parallel loss kernel ``kernel(w, X, y, sw, hyper, grad) -> loss`` of an objective.
 
-    One cached kernel per (rows, penalty) pair. Call it from Python (it is a
-    parallel leaf: do not call it from other jitted code of fastgd).
+    One cached kernel per (rows, penalty, layout). Call it from Python (it is
+    a parallel leaf: do not call it from other jitted code of fastgd).
+    ``layout``: None for a dense X, else the :class:`RowLayout` of the X that
+    ``rows`` takes (a CSR: :mod:`fastgd.losses.csr`).
     """
-    return specialize(_pass, parallel=True, part=part_function(rows), penalty=penalty,
-                      work_per_row=getattr(rows, "work_per_row", work_per_row), SUMS=False)
+    cut = dense_layout(rows) if layout is None else layout
+    return specialize(_pass, parallel=True, part=part_function(rows, layout), penalty=penalty,
+                      partition=cut.partition, SUMS=False)
 
 
 _SUMS = {}
 
 
-def sums_kernel(rows):
+def sums_kernel(rows, layout=None):
     """The parallel kernel ``sums(w, X, y, sw, hyper, out) -> loss_sum`` of ``rows``.
 
     Adds the float64 gradient sums over the rows of X to ``out`` and returns
@@ -190,11 +248,12 @@ def sums_kernel(rows):
     gradients summed over data that arrives in pieces (blocks of a memmap,
     the chunks of a Dask array), whose sums are then added in a fixed order.
     The rows are cut into parts and merged as in the loss kernels. One
-    kernel per ``rows``, built once.
+    kernel per ``rows`` and layout, built once.
     """
-    if id(rows) not in _SUMS:
-        _SUMS[id(rows)] = (rows, specialize(_pass, parallel=True, part=part_function(rows),
-                                            penalty=linear_penalty, SUMS=True,
-                                            work_per_row=getattr(rows, "work_per_row",
-                                                                 work_per_row)))
-    return _SUMS[id(rows)][1]
+    key = (id(rows), None if layout is None else id(layout.take_rows))
+    if key not in _SUMS:
+        cut = dense_layout(rows) if layout is None else layout
+        _SUMS[key] = (rows, specialize(_pass, parallel=True, part=part_function(rows, layout),
+                                       penalty=linear_penalty, partition=cut.partition,
+                                       SUMS=True))
+    return _SUMS[key][1]

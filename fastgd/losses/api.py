@@ -5,6 +5,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validation import check_bool, check_flat_float_array, check_float_ndarray, check_real
+from ..sparse.csr import CSR, as_csr, check_csr, is_sparse
+from .csr import csr_linear_kernel, csr_linear_rows, csr_softmax_kernel, csr_softmax_rows
 from .linear import (EPSILON_INSENSITIVE, HINGE, HUBER, LOGISTIC, MODIFIED_HUBER, POISSON,
                      SQUARED, SQUARED_EPSILON_INSENSITIVE, SQUARED_HINGE, linear_kernel,
                      linear_rows)
@@ -22,7 +24,9 @@ class Loss:
     kernel has K outputs (K in ``hyper[3]``): one per class, or, with
     ``columns``, one per column of a 2-D y; otherwise one output. ``param``:
     the name of the hyperparameter that goes in ``hyper[3]`` ("delta",
-    "epsilon"), if any, and ``default`` its default.
+    "epsilon"), if any, and ``default`` its default. ``csr_kernel`` and
+    ``csr_rows``: the same for a CSR X (:mod:`fastgd.losses.csr`), if it
+    takes one.
     """
 
     name: str
@@ -34,21 +38,30 @@ class Loss:
     columns: bool = False
     param: str = ""
     default: float = 0.0
+    csr_kernel: object = None
+    csr_rows: object = None
+
+    def kernel_for(self, X):
+        """The kernel that takes this X: :attr:`csr_kernel` for a CSR, else :attr:`kernel`."""
+        return self.csr_kernel if isinstance(X, CSR) else self.kernel
 
 
+_LINEAR_CSR = dict(csr_kernel=csr_linear_kernel, csr_rows=csr_linear_rows)
 LOSSES = {loss.name: loss for loss in (
-    Loss("squared_error", linear_kernel, linear_rows, SQUARED, "real"),
-    Loss("huber", linear_kernel, linear_rows, HUBER, "real", param="delta", default=1.35),
+    Loss("squared_error", linear_kernel, linear_rows, SQUARED, "real", **_LINEAR_CSR),
+    Loss("huber", linear_kernel, linear_rows, HUBER, "real", param="delta", default=1.35,
+         **_LINEAR_CSR),
     Loss("epsilon_insensitive", linear_kernel, linear_rows, EPSILON_INSENSITIVE, "real",
-         param="epsilon", default=0.1),
+         param="epsilon", default=0.1, **_LINEAR_CSR),
     Loss("squared_epsilon_insensitive", linear_kernel, linear_rows, SQUARED_EPSILON_INSENSITIVE,
-         "real", param="epsilon", default=0.1),
-    Loss("poisson", linear_kernel, linear_rows, POISSON, "count"),
-    Loss("logistic", linear_kernel, linear_rows, LOGISTIC, "unit"),
-    Loss("hinge", linear_kernel, linear_rows, HINGE, "sign"),
-    Loss("squared_hinge", linear_kernel, linear_rows, SQUARED_HINGE, "sign"),
-    Loss("modified_huber", linear_kernel, linear_rows, MODIFIED_HUBER, "sign"),
-    Loss("softmax", softmax_kernel, softmax_rows, 0, "class", multi=True),
+         "real", param="epsilon", default=0.1, **_LINEAR_CSR),
+    Loss("poisson", linear_kernel, linear_rows, POISSON, "count", **_LINEAR_CSR),
+    Loss("logistic", linear_kernel, linear_rows, LOGISTIC, "unit", **_LINEAR_CSR),
+    Loss("hinge", linear_kernel, linear_rows, HINGE, "sign", **_LINEAR_CSR),
+    Loss("squared_hinge", linear_kernel, linear_rows, SQUARED_HINGE, "sign", **_LINEAR_CSR),
+    Loss("modified_huber", linear_kernel, linear_rows, MODIFIED_HUBER, "sign", **_LINEAR_CSR),
+    Loss("softmax", softmax_kernel, softmax_rows, 0, "class", multi=True,
+         csr_kernel=csr_softmax_kernel, csr_rows=csr_softmax_rows),
     Loss("multi_squared_error", multi_squared_kernel, multi_squared_rows, 0, "real", multi=True,
          columns=True),
 )}
@@ -70,28 +83,42 @@ def n_params(n_features, n_outputs=1, fit_intercept=True):
     return n_outputs * (n_features + (1 if fit_intercept else 0))
 
 
-def _check_data(X, y, sample_weight, columns=False):
+def _check_X(X):
+    """(X, n rows, n columns, dtype): X a dense ndarray, or a validated CSR for sparse X."""
+    if isinstance(X, CSR):
+        X = check_csr(X)
+    elif not isinstance(X, np.ndarray):
+        if not is_sparse(X):
+            raise TypeError(f"X must be a numpy.ndarray or a scipy.sparse matrix or array, "
+                            f"got {type(X).__name__}")
+        X = as_csr(X)
+    if isinstance(X, CSR):
+        return X, X.indptr.size - 1, X.n_cols, X.data.dtype
     check_float_ndarray("X", X)
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
+    return X, X.shape[0], X.shape[1], X.dtype
+
+
+def _check_data(n, dtype, y, sample_weight, columns=False):
     y = np.asarray(y)
     if columns:
-        if y.ndim != 2 or y.shape[0] != X.shape[0] or y.shape[1] < 1:
-            raise ValueError(f"Y must be 2-D (n_samples, n_outputs) with {X.shape[0]} rows (one "
+        if y.ndim != 2 or y.shape[0] != n or y.shape[1] < 1:
+            raise ValueError(f"Y must be 2-D (n_samples, n_outputs) with {n} rows (one "
                              f"per row of X) and at least one column, got shape {y.shape}")
-    elif y.ndim != 1 or y.shape[0] != X.shape[0]:
-        raise ValueError(f"y must be 1-D with {X.shape[0]} entries (one per row of X), "
+    elif y.ndim != 1 or y.shape[0] != n:
+        raise ValueError(f"y must be 1-D with {n} entries (one per row of X), "
                          f"got shape {y.shape}")
     if not np.issubdtype(y.dtype, np.number) or np.iscomplexobj(y):
         raise TypeError(f"y must be real numbers, got dtype {y.dtype}")
-    y = np.ascontiguousarray(y, dtype=X.dtype)
+    y = np.ascontiguousarray(y, dtype=dtype)
     if sample_weight is None:
-        sw = X[:0, 0].copy()
+        sw = np.empty(0, dtype=dtype)
     else:
         sw = np.asarray(sample_weight)
-        if sw.shape != (X.shape[0],):
-            raise ValueError(f"sample_weight must have shape ({X.shape[0]},), got {sw.shape}")
-        sw = np.ascontiguousarray(sw, dtype=X.dtype)
+        if sw.shape != (n,):
+            raise ValueError(f"sample_weight must have shape ({n},), got {sw.shape}")
+        sw = np.ascontiguousarray(sw, dtype=dtype)
         if not np.all(np.isfinite(sw)) or np.any(sw < 0):
             raise ValueError("sample_weight must be finite and non-negative")
     return y, sw
@@ -111,16 +138,19 @@ def _check_targets(loss, y, n_classes):
         raise ValueError(f"{loss.name} loss: y must hold class indices 0..{n_classes - 1}")
 
 
-def _prepare(name, w, X, y, sample_weight, l2, l1, fit_intercept, extra):
+def _prepare(name, w, checked_X, y, sample_weight, l2, l1, fit_intercept, extra):
+    """(loss, w, X, y, sw, hyper), validated; ``checked_X`` is what :func:`_check_X` returned."""
     loss = LOSSES[name]
     w = check_flat_float_array("w", w)
-    y, sw = _check_data(X, y, sample_weight, loss.columns)
-    if w.dtype != X.dtype:
-        raise TypeError(f"w has dtype {w.dtype} but X has dtype {X.dtype}: convert one explicitly")
+    X, n, d, dtype = checked_X
+    if isinstance(X, CSR) and loss.csr_kernel is None:
+        raise TypeError(f"the {loss.name} loss takes a dense X, not a sparse one")
+    y, sw = _check_data(n, dtype, y, sample_weight, loss.columns)
+    if w.dtype != dtype:
+        raise TypeError(f"w has dtype {w.dtype} but X has dtype {dtype}: convert one explicitly")
     l2 = check_real("l2", l2, low=0.0)
     l1 = check_real("l1", l1, low=0.0)
     fit_intercept = check_bool("fit_intercept", fit_intercept)
-    d = X.shape[1]
     per_output = d + (1 if fit_intercept else 0)
     if loss.columns:
         extra = float(y.shape[1])
@@ -138,18 +168,19 @@ def _prepare(name, w, X, y, sample_weight, l2, l1, fit_intercept, extra):
                          f"got {w.size}")
     _check_targets(loss, y, int(extra))
     n_out = int(extra) if loss.multi else 1
-    return loss, w, y, sw, hyper_array(l2, l1, n_out if fit_intercept else 0, extra, name)
+    return loss, w, X, y, sw, hyper_array(l2, l1, n_out if fit_intercept else 0, extra, name)
 
 
 def _evaluate(name, w, X, y, sample_weight, l2, l1, fit_intercept, out, extra=0.0):
-    loss, w, y, sw, hyper = _prepare(name, w, X, y, sample_weight, l2, l1, fit_intercept, extra)
+    loss, w, X, y, sw, hyper = _prepare(name, w, _check_X(X), y, sample_weight, l2, l1,
+                                        fit_intercept, extra)
     if out is None:
         out = np.empty_like(w)
     else:
         out = check_flat_float_array("out", out, writeable=True)
         if out.shape != w.shape or out.dtype != w.dtype:
             raise ValueError(f"out must be a {w.dtype} array of shape {w.shape}")
-    value = loss.kernel(w, X, y, sw, hyper, out)
+    value = loss.kernel_for(X)(w, X, y, sw, hyper, out)
     return float(value), out
 
 
@@ -157,7 +188,9 @@ _ARGS_DOC = """
     Parameters
     ----------
     w : 1-D float32/float64 array, the coefficients then the intercept(s).
-    X : 2-D array (n, d) of the same dtype (C-contiguous is the fast layout).
+    X : 2-D array (n, d) of the same dtype (C-contiguous is the fast layout), or a
+        scipy.sparse matrix or array (CSR used as it is, other formats converted
+        once; validated by :func:`fastgd.sparse.as_csr`).
     y : 1-D array of n targets (converted to X's dtype).
     sample_weight : optional 1-D array of n non-negative weights; the weighted
         sum is divided by n, so weights with mean 1 give a weighted mean.
@@ -289,7 +322,7 @@ def make_objective(loss, X, y, *, sample_weight=None, l2=0.0, l1=0.0, fit_interc
     epsilon-insensitive losses; for "multi_squared_error" y is the (n, K)
     target array. The data are validated and converted once, here; each call
     then runs the kernel only (the gradient array is reused: copy it to keep
-    it).
+    it). X may be sparse, as for the loss functions.
 
     >>> import numpy as np
     >>> X = np.array([[1.0], [2.0], [3.0]]); y = np.array([2.0, 4.0, 6.0])
@@ -301,7 +334,8 @@ def make_objective(loss, X, y, *, sample_weight=None, l2=0.0, l1=0.0, fit_interc
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
     spec = LOSSES[loss]
-    d = X.shape[1] if isinstance(X, np.ndarray) and X.ndim == 2 else 0
+    checked = _check_X(X)
+    d, dtype = checked[2], checked[3]
     k = 1
     extra = 0.0
     if spec.columns:
@@ -315,11 +349,13 @@ def make_objective(loss, X, y, *, sample_weight=None, l2=0.0, l1=0.0, fit_interc
         extra = check_real("delta", delta, low=0.0, low_open=True)
     elif spec.param == "epsilon":
         extra = _check_epsilon(epsilon)
-    w0 = np.zeros(n_params(d, k, fit_intercept), dtype=getattr(X, "dtype", np.float64))
-    spec, _, y, sw, hyper = _prepare(loss, w0, X, y, sample_weight, l2, l1, fit_intercept, extra)
-    X = np.ascontiguousarray(X)
+    w0 = np.zeros(n_params(d, k, fit_intercept), dtype=dtype)
+    spec, _, X, y, sw, hyper = _prepare(loss, w0, checked, y, sample_weight, l2, l1,
+                                        fit_intercept, extra)
+    if isinstance(X, np.ndarray):
+        X = np.ascontiguousarray(X)
     grad = np.empty_like(w0)
-    kernel = spec.kernel
+    kernel = spec.kernel_for(X)
 
     def fun(w):
         if not (isinstance(w, np.ndarray) and w.shape == grad.shape and w.dtype == grad.dtype):

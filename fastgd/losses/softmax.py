@@ -19,21 +19,44 @@ def _exps_below(z, zmax):
 
 
 @jit
+def softmax_terms(z, c, weight):
+    """Per-row softmax terms: returns s (logsumexp(z) - z_c); z becomes s (p - e_c).
+
+    ``z`` holds the K logits of one row (float64), ``c`` its class and
+    ``weight`` s its sample weight. One exp per logit: p_k = e_k / S with
+    e_k = exp(z_k - max_k z_k) and S their sum (so the loss's logsumexp and
+    the probabilities share them). On return z[k] = s (p_k - [k = c]), the
+    derivative of the row's loss by its logit k.
+    """
+    zmax = -np.inf
+    for k in range(z.size):
+        zmax = max(zmax, z[k])
+    gap = zmax - z[c]                  # >= 0; exact even where exp(-gap) underflows
+    _exps_below(z, zmax)              # z now holds e_k
+    s = 0.0
+    for k in range(z.size):
+        s += z[k]
+    inv = weight / s
+    for k in range(z.size):
+        z[k] *= inv
+    z[c] -= weight
+    # logsumexp_k z_k - z_c = (zmax + log S) - z_c
+    return weight * (gap + math.log(s))
+
+
+@jit
 def softmax_rows(w, X, y, sw, hyper, g):
     """Serial rows of the softmax cross-entropy (see :data:`softmax_kernel`).
 
-    One exp per logit: p_ik = e_ik / s_i with e_ik = exp(z_ik - max_k z_ik)
-    and s_i their sum (so the loss's logsumexp and the probabilities share
-    them). The terms (p_ik - [y_i = k]) x_i are summed in X's dtype for
-    ``FLUSH`` rows at a time, then added to the float64 ``g``, as in
-    :func:`fastgd.losses.linear.linear_rows`.
+    The per-row terms are :func:`softmax_terms`; the terms (p_ik - [y_i =
+    k]) x_i are summed in X's dtype for ``FLUSH`` rows at a time, then added
+    to the float64 ``g``, as in :func:`fastgd.losses.linear.linear_rows`.
     """
     n, d = X.shape
     n_classes = int(hyper[EXTRA])
     n_coef = n_classes * d
     fit_intercept = hyper[N_INTERCEPTS] != 0.0
     weighted = sw.size > 0
-    zero = cast_like(0.0, X)
     z = np.empty(n_classes)
     local = np.zeros((n_classes, d), dtype=X.dtype)
     total = 0.0
@@ -41,24 +64,12 @@ def softmax_rows(w, X, y, sw, hyper, g):
     for i in range(n):
         x = X[i]
         row_outputs(w, x, n_classes, fit_intercept, z)
-        zmax = -np.inf
         for k in range(n_classes):
-            zmax = max(zmax, z[k])
             bad += not np.isfinite(z[k])
-        c = int(y[i])
-        gap = zmax - z[c]                  # >= 0; exact even where exp(-gap) underflows
-        _exps_below(z, zmax)              # z now holds e_ik
-        s = 0.0
-        for k in range(n_classes):
-            s += z[k]
         weight = np.float64(sw[i]) if weighted else 1.0
-        # logsumexp_k z_ik - z_ic = (zmax + log s) - z_ic
-        total += weight * (gap + math.log(s))
-        inv = weight / s
+        total += softmax_terms(z, int(y[i]), weight)
         for k in range(n_classes):
-            r = z[k] * inv
-            if k == c:
-                r -= weight
+            r = z[k]
             if fit_intercept:
                 g[n_coef + k] += r
             add_term(local[k], cast_like(r, X), x)

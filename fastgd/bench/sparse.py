@@ -1,0 +1,197 @@
+"""Section "sparse": a logistic loss-and-gradient pass over a generated click log, as CSR.
+
+:func:`click_log` generates the benchmark's data: one-hot categorical
+fields, as a click log's features look after hashing or one-hot encoding.
+Against it:
+
+* a bandwidth probe, :func:`spmv_probe`: ``X @ w`` summed, parallel over
+  rows, which reads data, indices and indptr once and gathers ``w[indices]``
+  (what any one-pass kernel over the same nonzeros must do at least);
+* fastgd's sparse logistic loss and gradient (:data:`fastgd.losses.csr.csr_linear_kernel`);
+* the same loss and gradient by scipy: ``z = X @ w + b``, ``r = (sigmoid(z) -
+  y) / n``, ``g = X.T @ r``, in float32;
+* :func:`shuffled_batches`: an epoch's gradient work in shuffled batches of
+  256 (gather, loss rows, reset of the touched gradient entries), serial,
+  without the update rule: what the mini-batch engine will build on.
+
+It reports rows/s, and the fraction of the probe's speed each pass reaches.
+The default size (200,000 rows) keeps the section under a minute on 2
+cores, compilation included; ``sparse_rows(n=1_000_000)`` is the full size.
+"""
+
+import time
+
+import numpy as np
+from numba import prange
+
+from .._numba import cast_like, jit, jit_parallel
+from ..losses.csr import csr_linear_rows
+from ..sparse import CSR, gather_rows, touched_columns
+from .harness import Row, best_of, section
+
+N, D, NNZ_PER_ROW = 1_000_000, 262_144, 40
+DEFAULT_N = 200_000
+BATCH = 256
+PROBE_PARTS = 64
+
+
+def click_log(n=N, d=D, nnz_per_row=NNZ_PER_ROW, seed=0, dtype=np.float32, zipf=1.1,
+              informative=0.05):
+    """(X, y): a generated click log, X a scipy.sparse ``csr_array`` (n x d) and y in {0, 1}.
+
+    Each row has ``nnz_per_row`` categorical fields, one-hot encoded: field
+    f owns the columns ``[f * d // F, (f + 1) * d // F)`` (F = nnz_per_row)
+    and a row holds a 1 in one of them. Within a field the values are
+    Zipf-distributed (the value of popularity rank r has probability
+    proportional to (r + 1)^-zipf, continuous inverse-transform sampling),
+    and ranks are shuffled over the field's columns, so popular columns lie
+    anywhere. The rows are in canonical form (indices sorted and distinct),
+    int32 indices, ``dtype`` data. The label: a sparse true weight vector
+    (a fraction ``informative`` of the columns nonzero, N(0, 1)), the logit
+    ``X w_true - 1`` plus logistic noise, y = 1 where it is positive.
+
+    Vectorised NumPy; nothing dense of size n x d is formed. 1M x 262,144
+    with 40 a row takes a few seconds.
+    """
+    rng = np.random.default_rng(seed)
+    fields = nnz_per_row
+    width = d // fields
+    if width < 1:
+        raise ValueError(f"d = {d} must be at least nnz_per_row = {nnz_per_row}")
+    u = rng.random((n, fields), dtype=np.float32)
+    # inverse CDF of the density (r + 1)^-zipf on [0, width), rounded down to a rank
+    top = np.float32((width + 1.0) ** (1.0 - zipf) - 1.0)
+    ranks = ((u * top + np.float32(1.0)) ** np.float32(1.0 / (1.0 - zipf)) - np.float32(1.0))
+    ranks = np.minimum(ranks.astype(np.int32), width - 1)
+    value_of_rank = np.argsort(rng.random((fields, width)), axis=1).astype(np.int32)
+    offsets = (np.arange(fields, dtype=np.int32) * width)
+    indices = (value_of_rank[np.arange(fields)[None, :], ranks] + offsets[None, :]).ravel()
+    del u, ranks
+    indptr = np.arange(0, n * fields + 1, fields, dtype=np.int64)
+    indptr = indptr.astype(np.int32) if n * fields < 2**31 else indptr
+    data = np.ones(n * fields, dtype=dtype)
+    import scipy.sparse as sp
+    X = sp.csr_array((data, indices, indptr), shape=(n, d))
+    w_true = np.where(rng.random(d) < informative, rng.standard_normal(d), 0.0)
+    z = X @ w_true - 1.0 + rng.logistic(size=n)
+    y = (z > 0).astype(dtype)
+    return X, y
+
+
+@jit
+def _dot_rows(data, indices, indptr, lo, hi, w):
+    # unsigned offsets and indices, as in fastgd.losses.csr (no wrap-around tests)
+    s = 0.0
+    for i in range(lo, hi):
+        a = cast_like(0.0, data)
+        for p in range(np.uint64(indptr[i]), np.uint64(indptr[i + 1])):
+            a += data[p] * w[np.uint64(indices[p])]
+        s += a
+    return s
+
+
+@jit_parallel
+def spmv_probe(data, indices, indptr, w):
+    """sum_i x_i . w, parallel over row parts: the CSR read once, w gathered once per nonzero."""
+    n = indptr.size - 1
+    per = (n + PROBE_PARTS - 1) // PROBE_PARTS
+    partial = np.empty(PROBE_PARTS)
+    for p in prange(PROBE_PARTS):
+        partial[p] = _dot_rows(data, indices, indptr, p * per, min(n, (p + 1) * per), w)
+    total = 0.0
+    for p in range(PROBE_PARTS):
+        total += partial[p]
+    return total
+
+
+@jit
+def shuffled_batches(C, y, order, batch, w, hyper, data_b, indices_b, indptr_b, yb, g, marker,
+                     touched):
+    """An epoch's gradient work at batch size ``batch``, with no update: sum of the batch losses.
+
+    Per batch: the rows ``order[a:a + batch]`` gathered into a block
+    (:func:`fastgd.sparse.gather_rows`), the logistic rows' loss and gradient
+    into ``g`` (:func:`fastgd.losses.csr.csr_linear_rows`), then ``g`` reset
+    where the batch touched it (:func:`fastgd.sparse.touched_columns`), so
+    no step costs O(d). What a mini-batch epoch on sparse rows does besides
+    the update rule.
+    """
+    sw = y[:0]
+    total = 0.0
+    d = C.n_cols
+    for a in range(0, order.size, batch):
+        idx = order[a:a + batch]
+        m = idx.size
+        gather_rows(C, y, sw, idx, data_b, indices_b, indptr_b, yb, sw)
+        block = CSR(data_b, indices_b, indptr_b[:m + 1], d)
+        total += csr_linear_rows(w, block, yb[:m], sw, hyper, g)
+        count = touched_columns(block, 0, m, marker, touched)
+        for c in range(count):
+            g[touched[c]] = 0.0
+        g[d] = 0.0
+    return total
+
+
+def scipy_logistic(w, X, y):
+    """The logistic loss and gradient with scipy's sparse products (float32 like X)."""
+    z = X @ w[:-1] + w[-1]
+    loss = np.mean(np.logaddexp(0, z) - y * z)
+    r = ((0.5 * (1 + np.tanh(0.5 * z)) - y) / len(y)).astype(X.dtype)
+    return loss, np.r_[X.T @ r, r.sum()]
+
+
+def problem(n=DEFAULT_N, d=D, seed=0, data=None):
+    """(X, y, w, call, C): the click log, a parameter vector, ``call()`` one loss pass, X's CSR.
+
+    The loss has no penalty, as scipy's below. ``data``: an (X, y) made by
+    :func:`click_log` already.
+    """
+    from ..losses import LOSSES, hyper_array
+    from ..sparse import as_csr
+    X, y = click_log(n, d, seed=seed) if data is None else data
+    C = as_csr(X)
+    w = (0.01 * np.random.default_rng(seed + 1).standard_normal(d + 1)).astype(X.dtype)
+    grad = np.empty_like(w)
+    hyper = hyper_array(0.0, 0.0, 1, 0.0, "logistic")
+    sw = np.empty(0, X.dtype)
+    kernel = LOSSES["logistic"].csr_kernel
+    return X, y, w, (lambda: kernel(w, C, y, sw, hyper, grad)), C
+
+
+@section("sparse")
+def sparse_rows(n=DEFAULT_N, d=D, repeat=5):
+    """The section's rows at n rows (the full benchmark: ``n=1_000_000``)."""
+    from ..losses import hyper_array
+    t0 = time.perf_counter()
+    data = click_log(n, d)
+    t_gen = time.perf_counter() - t0
+    X, y, w, call, C = problem(n, d, data=data)
+    shape = f"{n:,} x {d:,} f32 CSR, {NNZ_PER_ROW}/row"
+    rows = []
+    nbytes = C.data.nbytes + C.indices.nbytes + C.indptr.nbytes
+    t_probe = best_of(lambda: spmv_probe(C.data, C.indices, C.indptr, w), repeat=repeat)
+    rows.append(Row("sparse", f"X @ w once (probe), {shape}", "spmv probe", t_probe,
+                    f"{n / t_probe / 1e6:.1f} M rows/s, {nbytes / t_probe / 1e9:.1f} GB/s"))
+    t = best_of(call, repeat=repeat)
+    loss = call()
+    task = f"logistic loss+grad, {shape}"
+    rows.append(Row("sparse", task, "fastgd", t,
+                    f"{n / t / 1e6:.1f} M rows/s, {t_probe / t:.0%} of the probe's speed, "
+                    f"loss {loss:.6f}"))
+    t_sp = best_of(lambda: scipy_logistic(w, X, y), repeat=3)
+    loss_sp = scipy_logistic(w, X, y)[0]
+    rows.append(Row("sparse", task, "scipy (X @ w, X.T @ r)", t_sp,
+                    f"{n / t_sp / 1e6:.1f} M rows/s, {t_probe / t_sp:.0%} of the probe's speed, "
+                    f"loss {loss_sp:.6f}", ratio=t_sp / t))
+    order = np.random.default_rng(2).permutation(n).astype(np.int32)
+    cap = int(np.diff(C.indptr).max()) * BATCH
+    bufs = (np.empty(cap, C.data.dtype), np.empty(cap, C.indices.dtype),
+            np.empty(BATCH + 1, np.int64), np.empty(BATCH, y.dtype), np.zeros(d + 1),
+            np.zeros(d, np.bool_), np.empty(min(cap, d), np.int64))
+    hyper = hyper_array(0.0, 0.0, 1, 0.0, "logistic")
+    t_b = best_of(lambda: shuffled_batches(C, y, order, BATCH, w, hyper, *bufs), repeat=repeat)
+    rows.append(Row("sparse", f"shuffled batches of {BATCH}: gather + loss rows, {shape}",
+                    "fastgd (serial)", t_b,
+                    f"{n / t_b / 1e6:.1f} M rows/s; no update (the engine's part), one thread"))
+    rows.append(Row("sparse", f"click_log({n:,}) generated", "numpy", t_gen))
+    return rows
