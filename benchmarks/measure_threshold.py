@@ -13,32 +13,35 @@ import timeit
 import numpy as np
 from numba import prange
 
-from fastgd._numba import CHUNK, jit, jit_parallel, n_chunks
-from fastgd.kernels.adam import _adam_loop
+from fastgd._numba import CHUNK, jit, jit_parallel, n_chunks, views
+from fastgd.kernels import ADAM
+
+adam_constants, adam_loop = ADAM.constants, ADAM.loop
 
 
 @jit
-def serial(p, g, m, v, vmax, decay, wd, omb1, b2, omb2, ss, bc2s, eps):
-    _adam_loop(p, g, m, v, vmax, decay, wd, omb1, b2, omb2, ss, bc2s, eps, False)
+def serial(p, g, s, sc, h):
+    adam_loop(p, g, s, adam_constants(p, 1, 1e-3, h, sc))
 
 
 @jit_parallel
-def parallel(p, g, m, v, vmax, decay, wd, omb1, b2, omb2, ss, bc2s, eps):
+def parallel(p, g, s, sc, h):
+    k = adam_constants(p, 1, 1e-3, h, sc)
     n = p.size
     for c in prange(n_chunks(n)):
         lo, hi = c * CHUNK, min(n, (c + 1) * CHUNK)
-        _adam_loop(p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], vmax, decay, wd, omb1, b2, omb2, ss,
-                   bc2s, eps, False)
+        adam_loop(p[lo:hi], g[lo:hi], views(s, lo, hi), k)
 
 
 def main():
+    h = ADAM.hyper()
     for dtype in (np.float32, np.float64):
-        f = dtype
         crossover = None
         print(f"{np.dtype(dtype).name}: n, serial us, parallel us")
         for n in [2 ** k for k in range(12, 23)]:
-            p, g, m, v = (np.ones(n, dtype) for _ in range(4))
-            args = (p, g, m, v, p[:0], f(1), f(0), f(0.1), f(0.999), f(0.001), f(1e-3), f(1), f(1e-8))
+            p, g = np.ones(n, dtype), np.ones(n, dtype)
+            s, sc = ADAM.init_state(p)
+            args = (p, g, s, sc, h)
             serial(*args)
             parallel(*args)
             number = max(10, int(2e7 // n))
