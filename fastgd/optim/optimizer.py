@@ -147,12 +147,17 @@ class Optimizer:
     def kernel_state(self):
         """``(s, sc)``: the state as the kernels take it (arrays now needed are allocated).
 
-        ``s`` holds the optimizer's own arrays; ``sc`` is a new float64 array of
-        the scalar state: write it back with :meth:`store_scalars`.
+        ``s`` holds the optimizer's own arrays; ``sc`` is the float64 array of
+        the scalar state, filled from :attr:`state`: write it back with
+        :meth:`store_scalars` after a kernel changed it.
         """
         if self._arrays is None:
             self._arrays = self.rule.arrays(self._state, self.params, self._hyper)
-        return self._arrays, self.rule.scalar_array(self._state)
+            self._sc = self.rule.scalar_array(self._state)
+        sc = self._sc
+        for k, c in enumerate(self.rule.scalars):
+            sc[k] = self._state[c.name]
+        return self._arrays, sc
 
     def store_scalars(self, sc):
         for k, c in enumerate(self.rule.scalars):
@@ -184,8 +189,11 @@ class Optimizer:
             lr = hyper["lr"]
             if type(lr) is not float:
                 lr = lr(self.step_count)
-            s, sc = self.kernel_state()
-            self.rule.step(params, grad, s, sc, self.step_count + 1, lr, self._h)
+            if self._arrays is None or self.rule.scalars:
+                s, sc = self.kernel_state()
+            else:  # the common case, without a Python loop
+                s, sc = self._arrays, self._sc
+            self._kernel(params, grad, s, sc, self.step_count + 1, lr, self._h)
             self.step_count += 1
             if sc.size:
                 self.store_scalars(sc)
@@ -323,7 +331,8 @@ def optimizer_class(rule):
            P("skip_nonfinite", P.KEYWORD_ONLY, default=False)])
     namespace = {p.name: Hyper(lambda name, value, p=p: p.check(value)) for p in rule.params}
     namespace.update(rule.extras)
-    namespace.update(rule=rule, __signature__=signature, __module__="fastgd.optim",
+    namespace.update(rule=rule, _kernel=staticmethod(rule.step), __signature__=signature,
+                     __module__="fastgd.optim",
                      __qualname__=rule.class_name,
                      __doc__=inspect.cleandoc(rule.doc) + "\n\n" + _SIGNATURE_DOC)
     cls = type(rule.class_name, (Optimizer,), namespace)
