@@ -30,6 +30,8 @@ _LAZY = {
     **{name: "fastgd.nn" for name in ("MLPClassifier", "MLPRegressor")},
     "DataParallel": "fastgd.dask",
     "DivergenceError": "fastgd.engine",
+    "lr_find": "fastgd.models.lr_find",
+    "LRFindResult": "fastgd.models.lr_find",
     "save_model": "fastgd.models.persist",
     "load_model": "fastgd.models.persist",
     "numerical_gradient": "fastgd.gradients",

@@ -101,8 +101,8 @@ def default_model_path(data, model):
     return f"{stem}.{model}.npz"
 
 
-def run_fit(args, out=print):
-    """``fastgd fit``: returns the fitted estimator (after saving it)."""
+def read_training_data(args, out=print):
+    """(table, estimator class, is a classifier, y) for ``fit`` and ``lr-find``; checked."""
     dtype = None if args.dtype == "auto" else np.dtype(args.dtype)
     t0 = time.perf_counter()
     try:
@@ -124,6 +124,12 @@ def run_fit(args, out=print):
         raise CLIError(f"{args.data}: the target {table.target!r} contains NaN or infinity")
     if classifier and y.dtype.kind == "f" and np.all(y == np.round(y)):
         y = y.astype(np.int64)                   # labels 0/1, not 0.0/1.0
+    return table, cls, classifier, y
+
+
+def run_fit(args, out=print):
+    """``fastgd fit``: returns the fitted estimator (after saving it)."""
+    table, cls, classifier, y = read_training_data(args, out)
     est = build_estimator(args, cls, table.X.shape[0])
     batch = "all rows (batch GD)" if est.batch_size is None else f"batch size {est.batch_size}"
     out(f"Fitting {cls.__name__}: optimizer {est.optimizer}, lr {est.lr}, {batch}, up to "
@@ -177,6 +183,38 @@ def run_fit(args, out=print):
     out(f"Saved the model to {path}  (fastgd predict {path} DATA; in Python: "
         f"fastgd.load_model({path!r}))")
     return est
+
+
+def run_lr_find(args, out=print):
+    """``fastgd lr-find``: the learning-rate range test; returns its result."""
+    from ..models.lr_find import lr_find
+
+    table, cls, classifier, y = read_training_data(args, out)
+    args.lr, args.epochs, args.tol = 1e-3, 1, None   # the rate is the test's own
+    est = build_estimator(args, cls, table.X.shape[0])
+    out(f"Range test: {cls.__name__}, optimizer {est.optimizer}, "
+        f"{'full batches' if est.batch_size is None else f'batch size {est.batch_size}'}, "
+        f"{args.steps} steps from lr {args.min_lr:g} to {args.max_lr:g}")
+    try:
+        with compile_messages(lambda message: out(f"  {message}")):
+            result = lr_find(est, table.X, y, min_lr=args.min_lr, max_lr=args.max_lr,
+                             steps=args.steps, random_state=args.seed)
+    except (ValueError, TypeError) as exc:
+        raise CLIError(one_line(exc)) from None
+    out(f"  {'lr':>10}  {'loss':>12}  {'smoothed':>12}")
+    for i in np.unique(np.linspace(0, result.lrs.size - 1, min(12, result.lrs.size)).astype(int)):
+        out(f"  {result.lrs[i]:>10.3g}  {result.losses[i]:>12.6g}  {result.smoothed[i]:>12.6g}")
+    if result.stopped:
+        out(f"Stopped: {result.stopped}")
+    out(f"Suggested: --lr {result.suggestion:.3g} ({result.rule}); the loss fell fastest at "
+        f"lr {result.steepest:.3g}")
+    if args.plot:
+        try:
+            result.plot(args.plot)
+        except ImportError as exc:
+            raise CLIError(str(exc)) from None
+        out(f"Wrote {args.plot}")
+    return result
 
 
 def _float_or_none(text):
@@ -282,4 +320,5 @@ def _formatter(dtype):
     return str
 
 
-__all__ = ["run_fit", "run_predict", "CLIError", "MODELS", "estimator_class", "write_predictions"]
+__all__ = ["run_fit", "run_predict", "run_lr_find", "CLIError", "MODELS", "estimator_class",
+           "write_predictions"]

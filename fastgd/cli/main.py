@@ -22,6 +22,7 @@ examples:
   fastgd demo --plot curves.png             ... and a PNG of the loss curves (needs matplotlib)
   fastgd fit data.csv --target label --model logistic --out model.npz
   fastgd predict model.npz new.csv --out predictions.csv
+  fastgd lr-find data.csv --target label --model logistic   suggest a learning rate
   fastgd bench optim                        fastgd against NumPy/PyTorch/scikit-learn
 """
 
@@ -53,6 +54,12 @@ def _demo(args):
 def _fit(args):
     from .fit import run_fit
     run_fit(args)
+    return 0
+
+
+def _lr_find(args):
+    from .fit import run_lr_find
+    run_lr_find(args)
     return 0
 
 
@@ -169,6 +176,33 @@ def build_parser():
     predict.add_argument("--proba", action="store_true",
                          help="class probabilities instead of labels (logistic, mlp classifiers)")
     predict.set_defaults(func=_predict, threads=True)
+
+    lrf = sub.add_parser(
+        "lr-find", help="find a learning rate: the range test on a CSV or .npy file",
+        description="The learning-rate range test (Smith 2017): a few hundred mini-batch "
+                    "steps on DATA while the rate grows exponentially from --min-lr to "
+                    "--max-lr; prints the loss along the way and suggests a rate for "
+                    "`fastgd fit --lr` (one tenth of the rate with the lowest smoothed loss). "
+                    "DATA, --target and --model as for `fastgd fit`; nothing is saved.")
+    lrf.add_argument("data", metavar="DATA", help="a .csv (header row) or .npy file")
+    lrf.add_argument("--target", required=True, metavar="COLUMN",
+                     help="the target column: a name (CSV) or an index (.npy)")
+    lrf.add_argument("--model", required=True, choices=_model_choices(), metavar="MODEL",
+                     help="logistic, linear, svm or mlp, as for fit")
+    lrf.add_argument("--optimizer", default="adam", help="the update rule (default adam)")
+    lrf.add_argument("--batch-size", type=_batch_size, default=256,
+                     help="rows per step, or 'full' (default 256)")
+    lrf.add_argument("--alpha", type=float, default=1e-4, help="L2 regularisation (default 1e-4)")
+    lrf.add_argument("--hidden", metavar="SIZES", help="MLP hidden layer widths, e.g. 64,32")
+    lrf.add_argument("--min-lr", type=float, default=1e-6, help="the first rate (default 1e-6)")
+    lrf.add_argument("--max-lr", type=float, default=10.0, help="the last rate (default 10)")
+    lrf.add_argument("--steps", type=int, default=100, help="number of steps (default 100)")
+    lrf.add_argument("--dtype", choices=("auto", "float32", "float64"), default="auto",
+                     help="floating type (auto: the .npy's own, float64 for CSV)")
+    lrf.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    lrf.add_argument("--plot", metavar="FILE",
+                     help='write a PNG of loss against rate (needs matplotlib: pip install "fastgd[plot]")')
+    lrf.set_defaults(func=_lr_find, threads=True)
 
     bench = sub.add_parser(
         "bench", help="fastgd against NumPy, PyTorch and scikit-learn, side by side",
