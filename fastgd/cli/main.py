@@ -122,9 +122,10 @@ def build_parser():
     demo = sub.add_parser(
         "demo", help="the lessons of gradient descent, shown with real fits",
         description="Fits one generated least-squares problem (20,000 x 20, float32) with batch, "
-                    "stochastic and mini-batch gradient descent and Adam, then sweeps the "
-                    "learning rate from crawling to diverging. A few seconds once the kernels "
-                    "are compiled; the first run compiles them (about 30 s on 2 cores).")
+                    "stochastic and mini-batch gradient descent and Adam, sweeps the learning "
+                    "rate from crawling to diverging, and finds one with the range test. A few "
+                    "seconds once the kernels are compiled; the first run compiles them "
+                    "(once: they are cached on disk).")
     demo.add_argument("--quick", action="store_true", help="2,000 rows instead of 20,000 (tests, CI)")
     demo.add_argument("--plot", metavar="FILE",
                       help='write a PNG of the loss curves (needs matplotlib: pip install "fastgd[plot]")')
