@@ -256,13 +256,18 @@ def _read_entry(zf, info, archive_size):
         raise ModelFileError(f"{where}: its sizes in the archive's directory are inconsistent "
                              f"(a damaged or truncated file)")
     with zf.open(info) as fh:
-        version = np.lib.format.read_magic(fh)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
-        elif version == (2, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
-        else:
-            raise ModelFileError(f"{where}: .npy format version {version} is not read")
+        try:   # numpy parses the header text with tokenize and ast: any error means garbage
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+            else:
+                raise ModelFileError(f"{where}: .npy format version {version} is not read")
+        except ModelFileError:
+            raise
+        except Exception as exc:
+            raise ModelFileError(f"{where}: not a valid .npy header ({type(exc).__name__})") from None
         header = fh.tell()
         if dtype.kind not in "biufU" or dtype.fields is not None or dtype.shape != () \
                 or dtype.itemsize == 0:
