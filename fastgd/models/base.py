@@ -73,14 +73,17 @@ class EpochInfo:
 def _unit_mean(sw):
     """Sample weights scaled to mean 1: the loss is a weighted mean, batches stay unbiased.
 
-    Weights whose sum overflows (or is so small that n / sum does) are first
-    divided by the largest one, in float64, so they keep their ratios.
+    Weights whose sum overflows, or whose factor n / sum is not a normal
+    number of their dtype, are first divided by the largest one, in float64,
+    so they keep their ratios (the factor would give zeros or infinities).
     """
-    total = float(np.sum(sw, dtype=np.float64))
+    with np.errstate(over="ignore"):
+        total = float(np.sum(sw, dtype=np.float64))
     if not total > 0:
         raise ValueError("sample_weight must not be all zero")
     scale = sw.size / total
-    if math.isfinite(total) and scale <= np.finfo(sw.dtype).max:
+    info = np.finfo(sw.dtype)
+    if math.isfinite(total) and float(info.tiny) <= scale <= float(info.max):
         return np.ascontiguousarray(sw * scale, dtype=sw.dtype)
     s = sw.astype(np.float64) / float(sw.max())
     return np.ascontiguousarray(s * (sw.size / float(np.sum(s))), dtype=sw.dtype)
