@@ -51,7 +51,7 @@ def fuzz_settings(n):
                     suppress_health_check=list(HealthCheck), print_blob=False)
 
 
-# -- the worker process --------------------------------------------------------------------------------
+# -- the worker process ---------------------------------------------------------------------------
 
 class Worker:
     """One worker process, started on first use and restarted after it died or hung."""
@@ -159,7 +159,7 @@ def _entries(path):
     return str(arrays.pop(persist.META_KEY)), str(arrays.pop(persist.DIGEST_KEY)), arrays
 
 
-# -- values and mutations -------------------------------------------------------------------------------
+# -- values and mutations -------------------------------------------------------------------------
 
 def _deep(n):
     v = []
@@ -307,7 +307,7 @@ def draw_entry_mutation(data, base):
     return json.dumps(meta), arrays, "; ".join(done)
 
 
-# -- the tests ------------------------------------------------------------------------------------------
+# -- the tests ------------------------------------------------------------------------------------
 
 def _mutate_state_dict(data, sd):
     done = []
@@ -397,7 +397,7 @@ def test_mutated_state_dicts(worker, state_dicts):
         _check(worker.run(case), seen, f"{name} {dtype}: {what}")
 
     run()
-    assert seen["refused"] > 50 and seen["loaded"] > 50, seen
+    assert seen["refused"] > 50 and seen["loaded"] > 20, seen
 
 
 @pytest.mark.parametrize("mode", ["raw", "sealed"])
@@ -474,7 +474,7 @@ def test_the_worker_sees_crashes_and_hangs(tmp_path):
     """The harness itself: a case that kills the worker or never answers is reported as
     such, and the next case runs in a fresh worker."""
     log = open(tmp_path / "stderr", "w+b")
-    w = Worker({"dir": str(tmp_path), "build": False}, log, timeout=3)
+    w = Worker({"dir": str(tmp_path), "build": False}, log, timeout=1.5)
     try:
         assert w.run({"kind": "exit"})["outcome"] == "crash"
         assert w.run({"kind": "sleep"})["outcome"] == "hang"

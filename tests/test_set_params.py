@@ -55,6 +55,19 @@ def _copy(fitted, name):
     return copy.deepcopy(est), X, y
 
 
+def _one_step_each(fitted, name, a_params, b_params):
+    """(w0, a, b, X, y): two copies of the fitted model, each given other arguments, after
+    one partial_fit from the same parameters w0."""
+    a, X, y = _copy(fitted, name)
+    b = copy.deepcopy(a)
+    w0 = a.optimizer_.params.copy()
+    a.set_params(**a_params)
+    b.set_params(**b_params)
+    a.partial_fit(X, y)
+    b.partial_fit(X, y)
+    return w0, a, b, X, y
+
+
 def _is_weight(est):
     """1 where the parameter vector holds a weight (penalised), 0 for an intercept/bias."""
     if hasattr(est, "coefs_"):
@@ -99,13 +112,7 @@ def test_setting_a_layout_back_resumes(fitted):
 
 @pytest.mark.parametrize("name", ESTIMATORS)
 def test_a_new_learning_rate_takes_effect(fitted, name):
-    a, X, y = _copy(fitted, name)
-    b = copy.deepcopy(a)
-    w0 = a.optimizer_.params.copy()
-    a.set_params(lr=0.05)
-    b.set_params(lr=S.Constant(0.2))
-    a.partial_fit(X, y)
-    b.partial_fit(X, y)
+    w0, a, b, _, _ = _one_step_each(fitted, name, dict(lr=0.05), dict(lr=S.Constant(0.2)))
     np.testing.assert_allclose(b.optimizer_.params - w0, 4 * (a.optimizer_.params - w0),
                                rtol=1e-9, atol=1e-14)
     assert b.optimizer_.current_lr == 0.2 and a.t_ == b.t_ == 3
@@ -113,13 +120,7 @@ def test_a_new_learning_rate_takes_effect(fitted, name):
 
 @pytest.mark.parametrize("name", ESTIMATORS)
 def test_a_new_alpha_takes_effect(fitted, name):
-    a, X, y = _copy(fitted, name)
-    b = copy.deepcopy(a)
-    w0 = a.optimizer_.params.copy()
-    a.set_params(alpha=0.0)
-    b.set_params(alpha=0.5)
-    a.partial_fit(X, y)
-    b.partial_fit(X, y)
+    w0, a, b, _, _ = _one_step_each(fitted, name, dict(alpha=0.0), dict(alpha=0.5))
     want = -0.1 * 0.5 * w0 * _is_weight(a)        # - lr * alpha * w, weights only
     np.testing.assert_allclose(b.optimizer_.params - a.optimizer_.params, want,
                                rtol=1e-9, atol=1e-14)
@@ -127,12 +128,7 @@ def test_a_new_alpha_takes_effect(fitted, name):
 
 @pytest.mark.parametrize("name", ESTIMATORS)
 def test_new_optimizer_params_take_effect(fitted, name):
-    a, X, y = _copy(fitted, name)
-    b = copy.deepcopy(a)
-    w0 = a.optimizer_.params.copy()
-    b.set_params(optimizer_params={"weight_decay": 0.5})
-    a.partial_fit(X, y)
-    b.partial_fit(X, y)
+    w0, a, b, X, y = _one_step_each(fitted, name, {}, dict(optimizer_params={"weight_decay": 0.5}))
     assert b.optimizer_.weight_decay == 0.5
     np.testing.assert_allclose(b.optimizer_.params - a.optimizer_.params, -0.1 * 0.5 * w0,
                                rtol=1e-9, atol=1e-14)
@@ -156,12 +152,9 @@ def test_a_new_batch_size_takes_effect(fitted, name):
 
 @pytest.mark.parametrize("name", ESTIMATORS)
 def test_arguments_partial_fit_does_not_use_change_nothing(fitted, name):
-    a, X, y = _copy(fitted, name)
-    b = copy.deepcopy(a)
-    b.set_params(tol=0.5, n_iter_no_change=1, max_epochs=1, shuffle=False, early_stopping=True,
-                 validation_fraction=0.5, warm_start=True, random_state=7, verbose=0)
-    a.partial_fit(X, y)
-    b.partial_fit(X, y)
+    _, a, b, _, _ = _one_step_each(fitted, name, {}, dict(
+        tol=0.5, n_iter_no_change=1, max_epochs=1, shuffle=False, early_stopping=True,
+        validation_fraction=0.5, warm_start=True, random_state=7, verbose=0))
     np.testing.assert_array_equal(a.optimizer_.params, b.optimizer_.params)
 
 

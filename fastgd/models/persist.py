@@ -123,7 +123,7 @@ def _fitted_names(model):
     return primary, sorted(set(vars(probe)) - before)
 
 
-# -- encoding values as JSON + arrays -----------------------------------------------------------------
+# -- encoding values as JSON + arrays -------------------------------------------------------------
 
 class _Encoder:
     """Turns values into JSON, moving arrays into ``self.arrays`` under generated keys."""
@@ -217,7 +217,7 @@ def _short(value, limit=60):
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-# -- the archive ------------------------------------------------------------------------------------------
+# -- the archive ----------------------------------------------------------------------------------
 
 def _digest(meta_text, arrays):
     """SHA-256 (hex) of the JSON text and every array: key, dtype, shape and little-endian
@@ -355,7 +355,7 @@ def _read(path):
     return meta, arrays
 
 
-# -- checks of the decoded values ---------------------------------------------------------------------
+# -- checks of the decoded values -----------------------------------------------------------------
 
 def _keys(value, want, where, optional=()):
     """``value`` is a dict with the keys ``want`` (and maybe ``optional``), nothing else."""
@@ -484,7 +484,8 @@ def _checked_rng(value):
         return rng
     _keys(value, ("bit_generator", "state", "has_uint32", "uinteger"), "rng")
     if value["bit_generator"] != "PCG64":
-        raise ModelFileError(f"rng/bit_generator must be 'PCG64', got {_short(value['bit_generator'])}")
+        raise ModelFileError(f"rng/bit_generator must be 'PCG64', "
+                             f"got {_short(value['bit_generator'])}")
     state = _keys(value["state"], ("state", "inc"), "rng/state")
     for k in ("state", "inc"):
         if _integer(state[k], f"rng/state/{k}") >= 2 ** 128:
@@ -580,7 +581,7 @@ def _build(meta, arrays):
     return model
 
 
-# -- save and load --------------------------------------------------------------------------------------
+# -- save and load --------------------------------------------------------------------------------
 
 def save_model(model, path, metadata=None):
     """Write the fitted fastgd estimator ``model`` to ``path`` (an ``.npz`` file); returns the path.
