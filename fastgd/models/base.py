@@ -161,6 +161,11 @@ class GDEstimator(BaseEstimator):
         ``callback(EpochInfo)`` after every epoch; returning True stops the
         fit. Raising KeyboardInterrupt in it stops like Ctrl-C does.
 
+    ``set_params`` after a fit: ``partial_fit`` raises ValueError for a changed
+    argument that fixes the parameters' layout or update rule (fit_intercept,
+    hidden_layer_sizes, activation, optimizer; ``fit`` starts afresh with it),
+    and takes every other change into account (see ``_check_resumable``).
+
     Interrupts: Ctrl-C during ``fit`` keeps the parameters of the last
     completed epoch, warns, and returns a usable estimator. Divergence (the
     loss or parameters turn NaN/inf) raises :class:`fastgd.DivergenceError`

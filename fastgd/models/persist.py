@@ -494,7 +494,10 @@ def _checked_rng(value):
         raise ModelFileError(f"rng/has_uint32 must be 0 or 1, got {_short(value['has_uint32'])}")
     if _integer(value["uinteger"], "rng/uinteger") >= 2 ** 32:
         raise ModelFileError("rng/uinteger must be below 2**32")
-    rng.bit_generator.state = value
+    try:
+        rng.bit_generator.state = value
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"rng: not a PCG64 state ({exc})") from None
     return rng
 
 
@@ -663,6 +666,11 @@ def load_model(path):
         return _build(meta, arrays)
     except ModelFileError as exc:
         raise ModelFileError(f"{os.fspath(path)}: {exc}") from None
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+        # every entry has its own check above; this keeps the promise of one exception
+        # type should a combination of values get past them
+        raise ModelFileError(f"{os.fspath(path)}: inconsistent model file "
+                             f"({type(exc).__name__}: {exc})") from None
 
 
 __all__ = ["save_model", "load_model", "read_metadata", "model_classes", "ModelFileError",
