@@ -24,11 +24,15 @@ def ref_sgd(theta, g, state, t, lr, momentum=0.0, dampening=0.0, nesterov=False,
     if weight_decay:
         g = g + weight_decay * theta
     if momentum:
-        if "momentum_buffer" not in state or state["momentum_buffer"].size == 0:
+        # the buffer starts at the first gradient it sees (torch's buffer is None until then;
+        # fastgd's state says so with momentum_started = 0)
+        if ("momentum_buffer" not in state or state["momentum_buffer"].size == 0
+                or state.get("momentum_started", 1.0) == 0.0):
             b = g.copy()
         else:
             b = momentum * state["momentum_buffer"] + (1 - dampening) * g
         state["momentum_buffer"] = b
+        state["momentum_started"] = 1.0
         g = g + momentum * b if nesterov else b
     return theta - lr * g
 

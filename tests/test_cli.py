@@ -15,6 +15,7 @@ import pytest
 import fastgd
 from fastgd import load_model, save_model
 from fastgd.cli import main
+from fastgd.models import persist
 from fastgd.models.persist import META_KEY, ModelFileError, read_metadata
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -245,11 +246,29 @@ def _bad_inputs(tmp):
     run_main(["fit", good, "--target", "y", "--model", "linear", "--epochs", "1", "--out", model])
     np.savez(tmp / "other.npz", a=np.ones(2))
     fake_model = tmp / "fake_model.npz"
-    np.savez(fake_model, **{META_KEY: np.array(json.dumps(
-        {"format": "fastgd-model", "version": 1, "class": "os.system", "params": {}}))})
+    persist._write(str(fake_model), json.dumps(          # intact (its digest matches)
+        {"format": "fastgd-model", "version": persist.VERSION, "class": "os.system"}), {})
+    truncated = tmp / "truncated.npz"
+    truncated.write_bytes(model.read_bytes()[:-100])
+    flipped = bytearray(model.read_bytes())
+    flipped[len(flipped) // 2] ^= 0x10
+    (tmp / "flipped.npz").write_bytes(bytes(flipped))
+    edited = tmp / "edited.npz"           # a digest that matches, metadata predict cannot use
+    meta_text, arrays = _entries(model)
+    meta = json.loads(meta_text)
+    meta["metadata"]["features"] = 5
+    persist._write(str(edited), json.dumps(meta), arrays)
+    # a cell over the csv module's field limit, after a bad cell loadtxt stops at
+    (tmp / "bigcell.csv").write_text("x1,x2,y\n1,2,3\n" + "9" * 200_000 + ",x,1\n")
+    (tmp / "nul.csv").write_text("x1,x2,y\n1,2,3\n\0,5,6\n")
     fit = ["--model", "linear"]
     return [
         (["fit", tmp / "nope.csv", "--target", "y", *fit], "no such file"),
+        (["fit", tmp / "bigcell.csv", "--target", "y", *fit],
+         "line 3: field larger than field limit"),
+        (["fit", tmp / "nul.csv", "--target", "y", *fit], "line 3, column 'x1'"),
+        (["fit", good, "--target", "y", "--model", "mlp-regressor", "--hidden", "10000000000000"],
+         "not enough memory"),
         (["fit", tmp, "--target", "y", *fit], "unsupported file type"),
         (["fit", tmp / "data.xlsx", "--target", "y", *fit], "unsupported file type '.xlsx'"),
         (["fit", good, "--target", "z", *fit], "no column named 'z'"),
@@ -274,9 +293,20 @@ def _bad_inputs(tmp):
         (["predict", tmp / "other.npz", good], "not a fastgd model file"),
         (["predict", fake_model, good], "cannot create"),
         (["predict", tmp / "nope.npz", good], "No such file"),
+        (["predict", truncated, good], "damaged or truncated"),
+        (["predict", tmp / "flipped.npz", good], "damaged or truncated"),
+        (["predict", edited, good], "metadata is not what fastgd fit writes"),
         (["predict", model, labels], "missing column(s) 'x2'"),
         (["predict", model, tmp / "table.npy"], "expects 2 features"),
     ]
+
+
+def _entries(path):
+    """(JSON text, {name: array}) of a model file, without its digest."""
+    with np.load(path, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    arrays.pop(persist.DIGEST_KEY)
+    return str(arrays.pop(META_KEY)), arrays
 
 
 def test_bad_inputs_give_one_line_and_status_1(tmp_path):

@@ -38,7 +38,7 @@ def client():
 @pytest.fixture
 def healthy(client):
     """The client, with both workers up (a test before may have killed one)."""
-    client.wait_for_workers(2, timeout=60)
+    client.wait_for_workers(2, timeout=240)  # a restarted worker imports everything again
     return client
 
 

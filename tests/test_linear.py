@@ -227,6 +227,24 @@ def test_sample_weights_match_repeated_rows_at_the_optimum():
     np.testing.assert_allclose(weighted.coef_, repeated.coef_, atol=1e-4)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sample_weights_of_any_scale_give_the_same_model(dtype):
+    """Only the ratios of the weights count: weights whose sum overflows (or whose mean is
+    subnormal) once gave all-zero coefficients without a warning."""
+    X, y = _regression(n=200, d=3, dtype=dtype)
+    kw = dict(batch_size=None, lr=0.1, max_epochs=3, tol=None, random_state=0)
+    ratios = np.where(np.arange(200) % 3 == 0, 2.0, 1.0)
+    ref = fastgd.LinearRegression(**kw).fit(X, y, sample_weight=ratios)
+    big = 1e307 if dtype == np.float64 else 3e38 / 2
+    tiny = 1e-320 if dtype == np.float64 else 1e-44
+    for scale in (big, tiny):
+        model = fastgd.LinearRegression(**kw).fit(X, y, sample_weight=ratios * scale)
+        np.testing.assert_allclose(model.coef_, ref.coef_, rtol=1e-5 if scale == tiny else 1e-6)
+        assert np.abs(model.coef_).max() > 0.1
+    with pytest.raises(ValueError, match="non-zero|all zero"):
+        fastgd.LinearRegression(**kw).fit(X, y, sample_weight=np.zeros(200))
+
+
 # -- the estimator's own promises ---------------------------------------------------------
 
 def test_fitted_attributes_and_verbose(capsys):

@@ -274,3 +274,184 @@ def test_converges_on_rosenbrock(name, kwargs):
     for _ in range(20000):
         opt.step(_rosenbrock_grad(x))
     np.testing.assert_allclose(x, [1.0, 1.0], atol=1e-3)
+
+
+# -- state dicts from outside: validated whole, then installed --------------------------------------
+
+# what each rule's kernel assumes of its state (written here from the equations, not read
+# from fastgd): arrays allocated on first use may be empty; these must not be negative
+LAZY_STATE = {"sgd": {"momentum_buffer"}, "rmsprop": {"grad_avg", "momentum_buffer"},
+              "adam": {"max_exp_avg_sq"}, "adamw": {"max_exp_avg_sq"}}
+NONNEGATIVE_STATE = {"adagrad": {"sum"}, "rmsprop": {"square_avg"},
+                     "adam": {"exp_avg_sq", "max_exp_avg_sq"},
+                     "adamw": {"exp_avg_sq", "max_exp_avg_sq"}, "adamax": {"exp_inf"},
+                     "nadam": {"exp_avg_sq"}, "radam": {"exp_avg_sq"}}
+ALL_ON = {"sgd": dict(momentum=0.9), "rmsprop": dict(centered=True, momentum=0.5),
+          "adam": dict(amsgrad=True), "adamw": dict(amsgrad=True)}
+
+
+def _stepped(name, n=5):
+    x = np.linspace(-1.0, 1.0, n)
+    opt = fastgd.OPTIMIZERS[name](x, lr=0.1, **ALL_ON.get(name, {}))
+    for t in range(3):
+        opt.step(np.sin(np.arange(n) + t + 1.0))
+    return opt
+
+
+def _assert_same_state(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        if isinstance(a[k], dict):
+            _assert_same_state(a[k], b[k])
+        elif isinstance(a[k], np.ndarray):
+            assert a[k].dtype == b[k].dtype and a[k].shape == b[k].shape, k
+            np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+        elif isinstance(a[k], fastgd.schedules.Schedule):
+            np.testing.assert_array_equal(a[k].spec, b[k].spec, err_msg=k)
+        else:
+            assert a[k] == b[k] and type(a[k]) is type(b[k]), k
+
+
+@pytest.mark.parametrize("name", sorted(fastgd.OPTIMIZERS))
+def test_state_arrays_must_have_the_size_the_kernel_writes(name):
+    """The issue's segfault: a state array of the wrong size (size 0 passed) was written
+    past its end by the next step. Every array must be full size; a lazy one may be
+    empty (it is allocated on the next step, as for a fresh optimizer)."""
+    sd = _stepped(name).state_dict()
+    for key, value in sd["state"].items():
+        if not isinstance(value, np.ndarray):
+            continue
+        for size in {0, 4, 6, 10} - ({0} if key in LAZY_STATE.get(name, ()) else set()):
+            bad = _stepped(name).state_dict()
+            bad["state"][key] = np.ones(size)
+            target = _stepped(name)
+            before = target.state_dict()
+            with pytest.raises(ValueError, match=f"state\\['{key}'\\].*size 5"):
+                target.load_state_dict(bad)
+            _assert_same_state(target.state_dict(), before)
+        for wrong in (value.astype(np.float32), value.reshape(-1, 1), list(value)):
+            bad = _stepped(name).state_dict()
+            bad["state"][key] = wrong
+            with pytest.raises(ValueError, match=key):
+                _stepped(name).load_state_dict(bad)
+    for key in LAZY_STATE.get(name, ()):
+        lazy = _stepped(name).state_dict()
+        lazy["state"][key] = np.zeros(0)
+        opt = _stepped(name)
+        opt.load_state_dict(lazy)
+        want = opt.params.copy()
+        ref_state = {k: v.copy() if isinstance(v, np.ndarray) else v
+                     for k, v in lazy["state"].items() if k != key}
+        want = REFERENCES[name](want, np.ones(5), ref_state, opt.step_count + 1, 0.1,
+                                **ALL_ON.get(name, {}))
+        opt.step(np.ones(5))
+        np.testing.assert_allclose(opt.params, want, rtol=1e-12)
+
+
+def _edit(name, **changes):
+    sd = _stepped(name).state_dict()
+    for path, value in changes.items():
+        *where, key = path.split("__")
+        node = sd
+        for w in where:
+            node = node[w]
+        node[key] = value
+    return sd
+
+
+def _with_negative(name, key):
+    sd = _stepped(name).state_dict()
+    sd["state"][key] = sd["state"][key].copy()
+    sd["state"][key][2] = -1e-3
+    return sd
+
+
+REFUSED = [
+    ("adam", lambda: _edit("adam", skip_nonfinite="no"), TypeError, "skip_nonfinite"),
+    ("adam", lambda: _edit("adam", skip_nonfinite=1), TypeError, "skip_nonfinite"),
+    ("adam", lambda: _edit("adam", n_skipped=-1), ValueError, "n_skipped"),
+    ("adam", lambda: _edit("adam", step_count=2 ** 63), ValueError, "step_count"),
+    ("adam", lambda: _edit("adam", step_count=2.0), ValueError, "step_count"),
+    ("adam", lambda: _edit("adam", size=5.5), ValueError, "parameters"),
+    ("adam", lambda: _edit("adam", extra=1), ValueError, "unexpected keys"),
+    ("adam", lambda: _edit("adam", state__exp_avg=np.full(5, np.nan)), ValueError, "NaN"),
+    ("adam", lambda: _edit("adam", hyperparams__lr=-0.1), ValueError, "lr"),
+    ("adam", lambda: _edit("adam", hyperparams__betas=(0.9, 1.0)), ValueError, "beta"),
+    ("nadam", lambda: _edit("nadam", state__mu_product=1.5), ValueError, "mu_product"),
+    ("nadam", lambda: _edit("nadam", state__mu_product="0.5"), TypeError, "mu_product"),
+    ("asgd", lambda: _edit("asgd", state__mu=0.0), ValueError, "mu"),
+    ("asgd", lambda: _edit("asgd", state__eta=-1.0), ValueError, "eta"),
+    ("asgd", lambda: _edit("asgd", state__eta=float("inf")), ValueError, "eta"),
+    # centered RMSprop takes sqrt(square_avg - grad_avg**2): a variance, never negative
+    ("rmsprop", lambda: _edit("rmsprop", state__grad_avg=np.full(5, 3.0)), ValueError,
+     "grad_avg"),
+    # a schedule whose spec hangs (restart multiplier 0) or runs gradient ascent
+    ("sgd", lambda: _edit("sgd", hyperparams__lr=_tampered(fastgd.schedules.CosineWarmRestarts(
+        0.1, t_0=3), 6, 0.0)), ValueError, "lr"),
+    ("sgd", lambda: _edit("sgd", hyperparams__lr=_tampered(fastgd.schedules.Constant(0.1), 1,
+                                                           -0.1)), ValueError, "lr"),
+] + [(name, (lambda n=name, k=key: _with_negative(n, k)), ValueError, "negative")
+     for name, keys in sorted(NONNEGATIVE_STATE.items()) for key in sorted(keys)]
+
+
+def _tampered(schedule, index, value):
+    schedule.spec[index] = value
+    return schedule
+
+
+@pytest.mark.parametrize("name,make,exc,match", REFUSED,
+                         ids=[f"{r[0]}-{i}" for i, r in enumerate(REFUSED)])
+def test_refused_state_dict_changes_nothing(name, make, exc, match):
+    """Validated whole before anything changes: the issue saw a refused dict leave
+    skip_nonfinite='no', a negative n_skipped or a negative second moment behind."""
+    target = _stepped(name)
+    before = target.state_dict()
+    bad = make()
+    with pytest.raises(exc, match=match):
+        target.load_state_dict(bad)
+    _assert_same_state(target.state_dict(), before)
+
+
+def test_steps_from_several_threads_are_serialised():
+    """step holds a lock: no update is lost, and with a constant gradient the result is the
+    same bits as the same number of steps from one thread."""
+    import threading
+
+    n = 100_000           # serial kernels long enough (they release the GIL) to overlap
+    g = np.full(n, 0.5)
+    serial = np.zeros(n)
+    opt = fastgd.NAdam(serial, lr=1e-3)
+    for _ in range(400):
+        opt.step(g)
+    shared = np.zeros(n)
+    opt = fastgd.NAdam(shared, lr=1e-3)
+    threads = [threading.Thread(target=lambda: [opt.step(g) for _ in range(100)])
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert opt.step_count == 400
+    np.testing.assert_array_equal(shared, serial)
+
+
+def test_optimizer_copies_and_pickles_have_their_own_lock():
+    import copy
+    import pickle
+
+    opt = _stepped("adam")
+    for other in (copy.deepcopy(opt), pickle.loads(pickle.dumps(opt))):
+        assert other._lock is not opt._lock
+        other.step(np.ones(5))
+        assert other.step_count == opt.step_count + 1
+
+
+def test_unknown_argument_is_a_type_error_naming_it():
+    with pytest.raises(TypeError, match="foo"):
+        fastgd.Adam(np.ones(3), foo=1)
+
+
+def test_unknown_optimizer_param_is_a_type_error_naming_it():
+    X = np.random.default_rng(0).standard_normal((20, 2))
+    with pytest.raises(TypeError, match="foo"):
+        fastgd.LinearRegression(optimizer_params={"foo": 1}, max_epochs=1).fit(X, X[:, 0])

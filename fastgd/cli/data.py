@@ -103,23 +103,27 @@ def _is_number(text):
 
 
 def _find_bad_cell(path, delimiter, names, columns, numeric=True):
-    """A one-line description of the first cell in ``columns`` that is empty or not a number."""
+    """A one-line description of the first cell in ``columns`` that is empty or not a number,
+    or of the first line the csv module cannot read (a NUL byte, a cell over its field limit)."""
     with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh, delimiter=delimiter)
-        next(reader, None)
-        for line, row in enumerate(reader, start=2):
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue
-            if len(row) != len(names):
-                return (f"line {line} has {len(row)} field{'s' if len(row) != 1 else ''}, "
-                        f"the header has {len(names)}")
-            for j in columns:
-                cell = row[j].strip()
-                if not cell:
-                    return (f"line {line}, column {names[j]!r}: empty value "
-                            f"(missing values are not supported; fill or drop them first)")
-                if numeric and not _is_number(cell):
-                    return f"line {line}, column {names[j]!r}: {cell[:40]!r} is not a number"
+        try:
+            next(reader, None)
+            for line, row in enumerate(reader, start=2):
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue
+                if len(row) != len(names):
+                    return (f"line {line} has {len(row)} field{'s' if len(row) != 1 else ''}, "
+                            f"the header has {len(names)}")
+                for j in columns:
+                    cell = row[j].strip()
+                    if not cell:
+                        return (f"line {line}, column {names[j]!r}: empty value "
+                                f"(missing values are not supported; fill or drop them first)")
+                    if numeric and not _is_number(cell):
+                        return f"line {line}, column {names[j]!r}: {cell[:40]!r} is not a number"
+        except csv.Error as exc:
+            return f"line {reader.line_num}: {exc}"
     return None
 
 

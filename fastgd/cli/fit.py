@@ -156,6 +156,9 @@ def run_fit(args, out=print):
         except _Diverging as exc:
             raise CLIError(f"{exc}; try a smaller --lr (now {args.lr:g}) or scale the "
                            f"features") from None
+        except MemoryError as exc:                # a model far too large for this machine
+            raise CLIError(f"not enough memory for this model ({one_line(exc) or 'MemoryError'}); "
+                           f"try smaller --hidden layers") from None
         except Exception as exc:                  # a diverging fit, bad values, one class, ...
             if isinstance(exc, (ValueError, TypeError, ArithmeticError)):
                 raise CLIError(one_line(exc)) from None
@@ -244,11 +247,13 @@ def run_predict(args, out=print):
     """``fastgd predict``: returns the predictions (and writes them)."""
     try:
         model = load_model(args.model)
-        meta = read_metadata(args.model)
+        meta = _checked_metadata(read_metadata(args.model), model, args.model)
     except ModelFileError as exc:
         raise CLIError(str(exc)) from None
     except OSError as exc:
         raise CLIError(f"{args.model}: {exc.strerror or exc}") from None
+    except MemoryError:
+        raise CLIError(f"{args.model}: not enough memory to load this model") from None
     kind = meta.get("kind")
     try:
         if kind == "csv" and os.path.splitext(args.data)[1].lower() != ".npy":
@@ -278,6 +283,28 @@ def run_predict(args, out=print):
     if args.out:
         out(f"Wrote {len(values):,} predictions to {args.out}", file=sys.stderr)
     return values
+
+
+def _checked_metadata(meta, model, path):
+    """The metadata ``fastgd fit`` stores (kind, features, target), as predict uses it.
+
+    A model saved from Python has none (``{}``); anything else must have the
+    types fit writes, else ModelFileError.
+    """
+    kind = meta.get("kind")
+    if kind is None:
+        return {}
+    features, target = meta.get("features"), meta.get("target")
+    ok = kind in ("csv", "npy") and isinstance(features, list) \
+        and len(features) == model.n_features_in_ and all(isinstance(f, str) for f in features)
+    if kind == "csv":
+        ok = ok and isinstance(target, str)
+    elif kind == "npy":
+        ok = ok and (target is None or (isinstance(target, int) and not isinstance(target, bool)))
+    if not ok:
+        raise ModelFileError(f"{path}: its metadata is not what fastgd fit writes (kind "
+                             f"'csv' or 'npy', {model.n_features_in_} feature names, the target)")
+    return meta
 
 
 def write_predictions(values, header, path):

@@ -51,7 +51,7 @@ ASGD = Rule(
     params=(Param("lambd", 1e-4), Param("alpha", 0.75), Param("t0", 1e6),
             Param("weight_decay", 0.0)),
     state=(State("ax"),),
-    scalars=(Scalar("eta", "lr", low=0.0), Scalar("mu", 1.0, low=0.0, high=1.0)),
+    scalars=(Scalar("eta", "lr", low=0.0), Scalar("mu", 1.0, low=0.0, high=1.0, low_open=True)),
     constants=asgd_constants, loop=asgd_loop,
     methods={"asgd": {}},
     examples=({"lr": 0.05, "t0": 10, "lambd": 1e-3},

@@ -10,6 +10,7 @@ from .rule import Param, Rule, State
 def rmsprop_loop(w, g, s, k):
     square_avg, grad_avg, momentum_buffer = s
     lr, alpha, one_minus_alpha, eps, weight_decay, momentum, centered = k
+    zero = cast_like(0.0, w)
     for i in range(w.size):
         gi = g[i]
         if weight_decay != 0:
@@ -19,7 +20,8 @@ def rmsprop_loop(w, g, s, k):
         if centered:
             ga = grad_avg[i] + one_minus_alpha * (gi - grad_avg[i])
             grad_avg[i] = ga
-            avg = np.sqrt(v - ga * ga) + eps
+            # the variance estimate, never below 0 (v - ga^2 can round below 0, e.g. alpha = 0)
+            avg = np.sqrt(max(v - ga * ga, zero)) + eps
         else:
             avg = np.sqrt(v) + eps
         if momentum > 0:
@@ -41,7 +43,8 @@ RMSPROP = Rule(
     "rmsprop", "RMSprop", lr=1e-2,
     params=(Param("alpha", 0.99, high=1.0), Param("eps", 1e-8), Param("weight_decay", 0.0),
             Param("momentum", 0.0), Param("centered", False, kind="bool")),
-    state=(State("square_avg", nonnegative=True), State("grad_avg", when="centered"),
+    state=(State("square_avg", nonnegative=True, covers="grad_avg"),
+           State("grad_avg", when="centered"),
            State("momentum_buffer", when="momentum")),
     constants=rmsprop_constants, loop=rmsprop_loop,
     methods={"rmsprop": {}},

@@ -104,24 +104,36 @@ class State:
     (Adagrad's ``initial_accumulator_value``). ``when``: the name of the
     hyperparameter that makes the array needed (it stays empty while that
     is 0 or False); None: always needed. ``nonnegative``: its values can
-    never be negative in a real run (second moments, sums of squares).
+    never be negative in a real run (second moments, sums of squares);
+    ``covers``: the name of a state array m with this one >= m**2 element by
+    element (a second moment and its mean: the rule takes the root of their
+    difference); ``resets``: the name of a scalar that starts again at its
+    initial value whenever this array is allocated (SGD's
+    ``momentum_started``: a new buffer starts at the next gradient). State
+    from outside (``load_state_dict``) is checked against these facts; a
+    switched-on array may also come empty, and is then allocated as for a
+    fresh optimizer.
     """
 
     name: str
     init: object = 0.0
     when: str = None
     nonnegative: bool = False
+    covers: str = None
+    resets: str = None
 
 
 @dataclass(frozen=True)
 class Scalar:
     """A float of state (in ``sc``): its name, its starting value (a number or
-    ``"lr"``: the starting learning rate) and its valid range."""
+    ``"lr"``: the starting learning rate) and its valid range (``low_open``:
+    low itself is not valid)."""
 
     name: str
     init: object = 0.0
     low: float = None
     high: float = None
+    low_open: bool = False
 
 
 @dataclass(frozen=True)
@@ -231,6 +243,9 @@ class Rule:
             arr = state[s.name]
             if arr.size != params.size and self.needs(s, hyper):
                 arr = state[s.name] = np.full_like(params, self._start(s, hyper))
+                if s.resets is not None:
+                    c = next(c for c in self.scalars if c.name == s.resets)
+                    state[c.name] = float(c.init)
             out.append(arr)
         return tuple(out)
 

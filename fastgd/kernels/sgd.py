@@ -47,7 +47,7 @@ SGD = Rule(
     "sgd", "SGD", lr=1e-3,
     params=(Param("momentum", 0.0), Param("dampening", 0.0), Param("nesterov", False, kind="bool"),
             Param("weight_decay", 0.0)),
-    state=(State("momentum_buffer", when="momentum"),),
+    state=(State("momentum_buffer", when="momentum", resets="momentum_started"),),
     scalars=(Scalar("momentum_started", 0.0, low=0.0, high=1.0),),
     constants=sgd_constants, loop=sgd_loop,
     check_combination=_check_nesterov,

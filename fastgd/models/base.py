@@ -36,6 +36,7 @@ by blocks. The caller's arrays are never written to.
 """
 
 import copy
+import math
 import numbers
 from dataclasses import dataclass
 
@@ -51,7 +52,7 @@ from ..engine.loop import EpochLoop, Outcome
 from ..engine.data import DEFAULT_BLOCK_BYTES, PageReleaser, _find_memmap
 from ..losses import linear_penalty
 from ..optim import OPTIMIZERS
-from ..schedules import Schedule, as_schedule
+from ..schedules import Schedule, as_schedule, schedule_config
 
 FLOATS = [np.float64, np.float32]
 
@@ -66,6 +67,37 @@ class EpochInfo:
     seconds: float
     samples_per_second: float
     estimator: object
+
+
+def _unit_mean(sw):
+    """Sample weights scaled to mean 1: the loss is a weighted mean, batches stay unbiased.
+
+    Weights whose sum overflows, or whose factor n / sum is not a normal
+    number of their dtype, are first divided by the largest one, in float64,
+    so they keep their ratios (the factor would give zeros or infinities).
+    """
+    with np.errstate(over="ignore"):
+        total = float(np.sum(sw, dtype=np.float64))
+    if not total > 0:
+        raise ValueError("sample_weight must not be all zero")
+    scale = sw.size / total
+    info = np.finfo(sw.dtype)
+    if math.isfinite(total) and float(info.tiny) <= scale <= float(info.max):
+        return np.ascontiguousarray(sw * scale, dtype=sw.dtype)
+    s = sw.astype(np.float64) / float(sw.max())
+    return np.ascontiguousarray(s * (sw.size / float(np.sum(s))), dtype=sw.dtype)
+
+
+def _schedule_args(lr):
+    """What identifies a learning rate as given (a schedule's arguments, not its state)."""
+    if not isinstance(lr, Schedule):
+        return lr
+    try:
+        config = schedule_config(lr)
+    except TypeError:  # your own Schedule subclass: its class and spec
+        return type(lr), lr.spec.tolist()
+    config.pop("state")
+    return config
 
 
 def is_memmap(X):
@@ -133,6 +165,11 @@ class GDEstimator(BaseEstimator):
         ``callback(EpochInfo)`` after every epoch; returning True stops the
         fit. Raising KeyboardInterrupt in it stops like Ctrl-C does.
 
+    ``set_params`` after a fit: ``partial_fit`` raises ValueError for a changed
+    argument that fixes the parameters' layout or update rule (fit_intercept,
+    hidden_layer_sizes, activation, optimizer; ``fit`` starts afresh with it),
+    and takes every other change into account (see ``_check_resumable``).
+
     Interrupts: Ctrl-C during ``fit`` keeps the parameters of the last
     completed epoch, warns, and returns a usable estimator. Divergence (the
     loss or parameters turn NaN/inf) raises :class:`fastgd.DivergenceError`
@@ -163,7 +200,16 @@ class GDEstimator(BaseEstimator):
         return np.ascontiguousarray(y, dtype=dtype)
 
     def _init_params(self, n_features, n_outputs, dtype, rng):
-        return np.zeros(n_outputs * (n_features + int(self._fits_intercept())), dtype=dtype)
+        return np.zeros(self._n_params(n_features, n_outputs), dtype=dtype)
+
+    def _n_params(self, n_features, n_outputs):
+        """The size of the parameter vector ``_init_params`` makes."""
+        return n_outputs * (n_features + int(self._fits_intercept()))
+
+    def _layout_changes(self):
+        """{argument: the value fit used} for the constructor arguments that fix the
+        parameter vector's layout and were changed (set_params) since the fit."""
+        return {}
 
     def _store_params(self, w):
         raise NotImplementedError
@@ -264,11 +310,7 @@ class GDEstimator(BaseEstimator):
         sw = None
         if sample_weight is not None:
             sw = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
-            total = float(np.sum(sw, dtype=np.float64))
-            if not total > 0:
-                raise ValueError("sample_weight must not be all zero")
-            # mean 1: the loss is a weighted mean, batches stay unbiased
-            sw = np.ascontiguousarray(sw * (sw.size / total), dtype=X.dtype)
+            sw = _unit_mean(sw)
         return X, y, sw
 
     def _is_classifier(self):
@@ -293,6 +335,8 @@ class GDEstimator(BaseEstimator):
     def _fit(self, X, y, sample_weight, incremental, classes):
         params = self._checked_params()
         first = not (incremental and hasattr(self, "_optimizer"))
+        if not first:
+            self._check_resumable(params)
         # scikit-learn's validation records n_features_in_ (and classes_ is
         # set by the encoding): put them back if any later check fails
         saved = {k: self.__dict__[k] for k in ("n_features_in_", "feature_names_in_", "classes_")
@@ -339,12 +383,46 @@ class GDEstimator(BaseEstimator):
             raise
         return self
 
+    def _check_resumable(self, params):
+        """Before ``partial_fit`` continues a fit: arguments changed since (``set_params``).
+
+        An argument that fixes the layout of the parameter vector (fit_intercept,
+        hidden_layer_sizes, activation) or the update rule (optimizer) raises
+        ValueError naming it: the fitted parameters cannot continue under it,
+        ``fit`` starts afresh. A new ``lr`` or ``optimizer_params`` is given to
+        the optimizer, which keeps its state and step count (a schedule then
+        continues from the current step). Every other argument (alpha,
+        batch_size, tol, loss, shuffle, ...) is read afresh by each call.
+        """
+        changed = self._layout_changes()
+        rule = type(self._optimizer).__name__.lower()
+        if params["optimizer"] != rule:
+            changed["optimizer"] = rule
+        if changed:
+            now = ", ".join(f"{k}={getattr(self, k)!r} (fit used {v!r})" for k, v in changed.items())
+            raise ValueError(f"{type(self).__name__}: {now} changed since fit and changes the "
+                             f"fitted parameters' layout or update rule: call fit() to start "
+                             f"afresh (partial_fit continues the fitted model), or set "
+                             f"{'it' if len(changed) == 1 else 'them'} back")
+        opt = self._optimizer
+        # the constructor validates the new settings (and fills in defaults) on a 1-element probe
+        probe = type(opt)(opt.params[:1].copy(), lr=params["lr"], **params["optimizer_params"])
+        wanted = probe.state_dict()["hyperparams"]
+        new_lr = _schedule_args(wanted["lr"]) != _schedule_args(opt.lr)
+        if not new_lr and probe.skip_nonfinite == opt.skip_nonfinite \
+                and all(wanted[k] == getattr(opt, k) for k in wanted if k != "lr"):
+            return
+        state = opt.state_dict()
+        state["hyperparams"] = dict(wanted, lr=wanted["lr"] if new_lr else opt.lr)
+        state["skip_nonfinite"] = probe.skip_nonfinite
+        opt.load_state_dict(state)
+
     def _new_optimizer(self, params, X, n_outputs, rng):
         d = X.shape[1]
         w = None
         if params["warm_start"] and hasattr(self, "_optimizer"):
             old = self._optimizer.params
-            if old.size == n_outputs * (d + int(self._fits_intercept())):
+            if old.size == self._n_params(d, n_outputs):
                 w = old.astype(X.dtype, copy=True)
         if w is None:
             w = self._init_params(d, n_outputs, X.dtype, rng)

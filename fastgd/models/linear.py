@@ -44,6 +44,11 @@ class LinearModel(GDEstimator):
     def _check_extra_params(self):
         check_bool("fit_intercept", self.fit_intercept)
 
+    def _layout_changes(self):
+        k, d = self._n_outputs(), self.n_features_in_
+        fitted = self._optimizer.params.size == k * (d + 1)
+        return {} if fitted == bool(self.fit_intercept) else {"fit_intercept": fitted}
+
     def _raveled_output(self, X):
         out = self._linear_output(X)
         return out.ravel() if out.shape[1] == 1 else out

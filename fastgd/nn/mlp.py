@@ -183,6 +183,18 @@ class _MLP(GDEstimator):
         sizes = self._sizes(self.n_features_in_, n_outputs)
         return mlp_rows, mlp_tail(sizes, self.activation, self._out_kind(n_outputs))
 
+    def _n_params(self, n_features, n_outputs):
+        return int(layer_offsets(self._sizes(n_features, n_outputs))[-1])
+
+    def _layout_changes(self):
+        changed = {}
+        hidden = tuple(self._sizes_[1:-1])
+        if _check_hidden_layer_sizes(self.hidden_layer_sizes) != hidden:
+            changed["hidden_layer_sizes"] = hidden
+        if self.activation != self._activation_:
+            changed["activation"] = self._activation_
+        return changed
+
     def _init_params(self, n_features, n_outputs, dtype, rng):
         sizes = self._sizes(n_features, n_outputs)
         offs = layer_offsets(sizes)
@@ -206,6 +218,7 @@ class _MLP(GDEstimator):
             self.coefs_.append(w[offs[l]:start].reshape(fan_in, fan_out))
             self.intercepts_.append(w[start:start + fan_out])
         self._sizes_ = sizes
+        self._activation_ = self.activation   # what predict uses, whatever set_params does later
         self.n_layers_ = len(sizes)
         self.n_outputs_ = n_outputs
         self.out_activation_ = _OUT_NAMES[self._out_kind(n_outputs)]
@@ -241,7 +254,7 @@ class _MLP(GDEstimator):
         check_is_fitted(self)
         X = self._check_memmap_predict(X) if is_memmap(X) else self._validate_X(X, reset=False)
         w = self._optimizer.params.astype(X.dtype, copy=False)
-        hyper = np.array([0.0, 0.0, 0.0, *mlp_tail(self._sizes_, self.activation,
+        hyper = np.array([0.0, 0.0, 0.0, *mlp_tail(self._sizes_, self._activation_,
                                                   self._out_kind(self.n_outputs_))])
         out = np.empty((X.shape[0], self.n_outputs_), dtype=X.dtype)
         # the parallel loop only where its few seconds of first compile pay off

@@ -15,7 +15,7 @@ import numpy as np
 
 from .._validation import check_flat_float_array, check_like, check_real
 from ..kernels import all_finite, clip_by_global_norm_, clip_by_value_
-from ..schedules import Schedule
+from ..schedules import MAX_STEPS, Schedule, check_schedule
 
 
 class Hyper:
@@ -213,7 +213,11 @@ class Optimizer:
     def state_dict(self):
         """A deep copy of everything the optimizer needs to resume: load it into a
         fresh optimizer over parameters of the same size and dtype, and both step
-        in lockstep, bit for bit."""
+        in lockstep, bit for bit. Taken between steps (under the step lock)."""
+        with self._lock:
+            return self._state_dict()
+
+    def _state_dict(self):
         return {
             "optimizer": type(self).__name__,
             "dtype": self.params.dtype.name,
@@ -229,11 +233,16 @@ class Optimizer:
     def load_state_dict(self, state_dict):
         """Restore from :meth:`state_dict`; validated whole before anything changes.
 
-        Every entry is checked against what the rule's kernels assume: the
-        hyperparameters as the constructor checks them, each state array's
-        dtype and size (an array a setting switches on may be empty while the
-        setting is off), values that cannot be negative, the scalar state's
-        range, and the counters. A ValueError or TypeError names the entry.
+        Every entry is checked against what the rule's kernels assume (the
+        facts are the rule record's): the hyperparameters as the constructor
+        checks them (a schedule is rebuilt through its constructor,
+        :func:`fastgd.schedules.check_schedule`), each state array's dtype
+        and exact size (an array a setting switches on may be empty while the
+        setting is off), finite values, values that cannot be negative and
+        variance pairs (``State.covers``), the scalar state's range, and the
+        counters (integers in [0, 2**53]). A refused dict raises ValueError or
+        TypeError naming the entry and leaves the optimizer as it was; the
+        arrays are copied, so the dict can be reused.
         """
         if not isinstance(state_dict, dict):
             raise TypeError(f"state_dict must be a dict, got {type(state_dict).__name__}")
@@ -242,16 +251,28 @@ class Optimizer:
         missing = want - state_dict.keys()
         if missing:
             raise ValueError(f"state_dict is missing keys {sorted(missing)}")
+        extra = state_dict.keys() - want
+        if extra:
+            raise ValueError(f"state_dict has unexpected keys {sorted(map(str, extra))}")
         if state_dict["optimizer"] != type(self).__name__:
             raise ValueError(f"state_dict is from {state_dict['optimizer']}, not {type(self).__name__}")
-        if state_dict["dtype"] != self.params.dtype.name or state_dict["size"] != self.params.size:
-            raise ValueError(f"state_dict is for {state_dict['size']} {state_dict['dtype']} parameters, "
+        size = state_dict["size"]
+        if state_dict["dtype"] != self.params.dtype.name or not _is_int(size) \
+                or size != self.params.size:
+            raise ValueError(f"state_dict is for {size!r} {state_dict['dtype']!r} parameters, "
                              f"these are {self.params.size} {self.params.dtype.name}")
         hyper = state_dict["hyperparams"]
         if not isinstance(hyper, dict) or hyper.keys() != self._hyper.keys():
-            raise ValueError(f"state_dict hyperparams must have the keys {sorted(self._hyper)}, got "
-                             f"{sorted(hyper) if isinstance(hyper, dict) else type(hyper).__name__}")
-        hyper = self._checked_hyper(dict(hyper))
+            got = sorted(map(str, hyper)) if isinstance(hyper, dict) else type(hyper).__name__
+            raise ValueError(f"state_dict hyperparams must have the keys {sorted(self._hyper)}, "
+                             f"got {got}")
+        hyper = dict(hyper)
+        if isinstance(hyper["lr"], Schedule):
+            hyper["lr"] = check_schedule(hyper["lr"], "state_dict hyperparams['lr']")
+        try:
+            hyper = self._checked_hyper(hyper)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"state_dict hyperparams: {exc}") from None
         state = self._checked_state(state_dict["state"], hyper)
         steps = _counter("step_count", state_dict["step_count"])
         skipped = _counter("n_skipped", state_dict["n_skipped"])
@@ -275,24 +296,36 @@ class Optimizer:
         out = {}
         for s in rule.state:
             value = state[s.name]
-            sizes = (params.size,) if rule.needs(s, hyper) else (0, params.size)
+            sizes = (params.size,) if s.when is None else (0, params.size)
             if not (isinstance(value, np.ndarray) and value.dtype == params.dtype
                     and value.ndim == 1 and value.size in sizes):
                 got = (f"{value.dtype} array of shape {value.shape}" if isinstance(value, np.ndarray)
                        else type(value).__name__)
+                lazy = " (or 0: it is allocated when first needed)" if s.when else ""
                 raise ValueError(f"state_dict state[{s.name!r}] must be a 1-D {params.dtype} array of "
-                                 f"size {' or '.join(map(str, sizes))}, got {got}")
-            if s.nonnegative and value.size and not np.all(value >= 0):
-                raise ValueError(f"state_dict state[{s.name!r}] must be >= 0 everywhere (it is a "
-                                 f"sum or average of squares or magnitudes)")
-            out[s.name] = np.array(value, copy=True)
+                                 f"size {params.size}{lazy}, got a {got}")
+            value = np.array(value, order="C")       # a private copy, a plain ndarray
+            if not np.isfinite(value).all():
+                raise ValueError(f"state_dict state[{s.name!r}] holds NaN or infinity")
+            if s.nonnegative and (value < 0).any():
+                raise ValueError(f"state_dict state[{s.name!r}] holds negative values: it is a "
+                                 f"sum or average of squares or magnitudes, which the rule "
+                                 f"divides by or takes the root of")
+            out[s.name] = value
+        for s in rule.state:
+            if s.covers is None:
+                continue
+            v, m = out[s.name], out[s.covers]
+            if v.size and m.size and (v - m * m < -8 * np.finfo(v.dtype).eps * v).any():
+                raise ValueError(f"state_dict state[{s.name!r}] must be at least "
+                                 f"state[{s.covers!r}]**2 element by element (their difference "
+                                 f"is a variance, whose square root the rule takes)")
         for c in rule.scalars:
             value = state[c.name]
             name = f"state_dict state[{c.name!r}]"
             if isinstance(value, np.ndarray) and value.ndim == 0:
                 value = value[()]
-            v = check_real(name, value, low=c.low, high=c.high)
-            out[c.name] = v
+            out[c.name] = check_real(name, value, low=c.low, high=c.high, low_open=c.low_open)
         return out
 
     def __getstate__(self):  # pickle and deepcopy: a lock is the object's own, not copied
@@ -309,9 +342,13 @@ class Optimizer:
         return f"{type(self).__name__}({self.params.size} {self.params.dtype.name} params, {args})"
 
 
+def _is_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def _counter(name, value):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"state_dict {name} must be an integer >= 0, got {value!r}")
+    if not _is_int(value) or not 0 <= value <= MAX_STEPS:
+        raise ValueError(f"state_dict {name} must be an integer in [0, 2**53], got {value!r}")
     return int(value)
 
 
