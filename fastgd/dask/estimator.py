@@ -134,6 +134,9 @@ class DataParallel(BaseEstimator):
         if params["early_stopping"]:
             raise ValueError("estimator.early_stopping is not supported by DataParallel: hold out "
                              "a validation set yourself and score it in a callback")
+        if params["lr"] == "auto":
+            raise ValueError("estimator.lr='auto' is not supported by DataParallel yet: fit a "
+                             "sample on one machine with lr='auto' and pass its optimizer_.lr")
         if est.callback is not None:
             raise ValueError("estimator.callback is per epoch of a single-machine fit: pass "
                              "callback= to DataParallel instead (called once per round)")

@@ -27,7 +27,7 @@ def adagrad_constants(w, t, lr, h, sc):
 
 
 ADAGRAD = Rule(
-    "adagrad", "Adagrad", lr=1e-2,
+    "adagrad", "Adagrad", lr=1e-2, auto_lr=0.1,
     params=(Param("lr_decay", 0.0), Param("weight_decay", 0.0),
             Param("initial_accumulator_value", 0.0), Param("eps", 1e-10)),
     state=(State("sum", init="initial_accumulator_value", nonnegative=True),),

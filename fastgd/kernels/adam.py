@@ -53,7 +53,7 @@ def adamw_constants(w, t, lr, h, sc):
 
 
 ADAM = Rule(
-    "adam", "Adam", lr=1e-3,
+    "adam", "Adam", lr=1e-3, auto_lr=0.01,
     params=(_BETAS, _EPS, Param("weight_decay", 0.0), _AMSGRAD),
     state=_STATE, constants=adam_constants, loop=adam_loop,
     methods={"adam": {}, "amsgrad": {"amsgrad": True}},
@@ -87,7 +87,7 @@ ADAM = Rule(
     """)
 
 ADAMW = Rule(
-    "adamw", "AdamW", lr=1e-3,
+    "adamw", "AdamW", lr=1e-3, auto_lr=0.01,
     params=(_BETAS, _EPS, Param("weight_decay", 1e-2), _AMSGRAD),
     state=_STATE, constants=adamw_constants, loop=adam_loop,
     methods={"adamw": {}},

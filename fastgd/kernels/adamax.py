@@ -29,7 +29,7 @@ def adamax_constants(w, t, lr, h, sc):
 
 
 ADAMAX = Rule(
-    "adamax", "Adamax", lr=2e-3,
+    "adamax", "Adamax", lr=2e-3, auto_lr=0.02,
     params=(Param("betas", (0.9, 0.999), kind="betas"), Param("eps", 1e-8),
             Param("weight_decay", 0.0)),
     state=(State("exp_avg"), State("exp_inf", nonnegative=True)),

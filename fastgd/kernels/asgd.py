@@ -47,7 +47,7 @@ def _averaged(self):
 
 
 ASGD = Rule(
-    "asgd", "ASGD", lr=1e-2,
+    "asgd", "ASGD", lr=1e-2, auto_lr="curvature",
     params=(Param("lambd", 1e-4), Param("alpha", 0.75), Param("t0", 1e6),
             Param("weight_decay", 0.0)),
     state=(State("ax"),),

@@ -44,7 +44,7 @@ def nadam_constants(w, t, lr, h, sc):
 
 
 NADAM = Rule(
-    "nadam", "NAdam", lr=2e-3,
+    "nadam", "NAdam", lr=2e-3, auto_lr=0.01,
     params=(Param("betas", (0.9, 0.999), kind="betas"), Param("eps", 1e-8),
             Param("weight_decay", 0.0), Param("momentum_decay", 4e-3),
             Param("decoupled_weight_decay", False, kind="bool")),

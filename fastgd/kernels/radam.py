@@ -54,7 +54,7 @@ def radam_constants(w, t, lr, h, sc):
 
 
 RADAM = Rule(
-    "radam", "RAdam", lr=1e-3,
+    "radam", "RAdam", lr=1e-3, auto_lr=0.01,
     params=(Param("betas", (0.9, 0.999), kind="betas"), Param("eps", 1e-8),
             Param("weight_decay", 0.0), Param("decoupled_weight_decay", False, kind="bool")),
     state=(State("exp_avg"), State("exp_avg_sq", nonnegative=True)),

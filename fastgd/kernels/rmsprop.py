@@ -40,7 +40,7 @@ def rmsprop_constants(w, t, lr, h, sc):
 
 
 RMSPROP = Rule(
-    "rmsprop", "RMSprop", lr=1e-2,
+    "rmsprop", "RMSprop", lr=1e-2, auto_lr=0.01,
     params=(Param("alpha", 0.99, high=1.0), Param("eps", 1e-8), Param("weight_decay", 0.0),
             Param("momentum", 0.0), Param("centered", False, kind="bool")),
     state=(State("square_avg", nonnegative=True, covers="grad_avg"),

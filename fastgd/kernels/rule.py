@@ -153,7 +153,11 @@ class Rule:
     branch of the rule (the tests and benchmarks run them); ``torch``: the
     ``torch.optim`` class with the same semantics (for parity tests), if
     any; ``extras``: further attributes of the optimizer class (ASGD's
-    ``averaged``).
+    ``averaged``); ``auto_lr``: the rate ``lr="auto"`` starts from (see
+    :mod:`fastgd.models.auto`): ``"curvature"`` (1/L from the loss's
+    curvature bound, for the rules whose step is lr times the gradient) or
+    a number, the rate on standardized features for a target of unit scale
+    (None: the default ``lr``).
     """
 
     name: str
@@ -171,6 +175,7 @@ class Rule:
     examples: tuple = ({},)
     torch: str = None
     extras: dict = field(default_factory=dict)
+    auto_lr: object = None
 
     # -- hyperparameters ----------------------------------------------------------------
 

@@ -44,7 +44,7 @@ def _check_nesterov(h):
 
 
 SGD = Rule(
-    "sgd", "SGD", lr=1e-3,
+    "sgd", "SGD", lr=1e-3, auto_lr="curvature",
     params=(Param("momentum", 0.0), Param("dampening", 0.0), Param("nesterov", False, kind="bool"),
             Param("weight_decay", 0.0)),
     state=(State("momentum_buffer", when="momentum", resets="momentum_started"),),

@@ -68,11 +68,17 @@ def minimize(fun, x0, jac=None, method="adam", lr=None, *, args=(), options=None
         "adagrad", "rmsprop", "adam", "adamw", "amsgrad", "adamax", "nadam",
         "radam", "asgd". Each is the kernel of the optimizer of the same
         name in :mod:`fastgd.optim`, with PyTorch's conventions.
-    lr : float or :class:`fastgd.schedules.Schedule`, optional
+    lr : float, :class:`fastgd.schedules.Schedule` or "auto", optional
         The learning rate, or a schedule of the iteration number. Default: the
         optimizer's (1e-3 for Adam and SGD, 1e-2 Adagrad/RMSprop/ASGD, 2e-3
         Adamax/NAdam), and 1.0 for "gd" with a line search, where it is the
-        first step tried on each iteration.
+        first step tried on each iteration. ``"auto"``: for "gd", "momentum",
+        "nesterov" and "asgd" (whose step is lr times the gradient), (1 -
+        momentum) / L with L the largest curvature at x0, from a power
+        iteration on finite-difference Hessian-vector products (at most
+        ``AUTO_ITERATIONS`` more gradients, counted in nfev/njev); for the
+        adaptive rules (steps of about lr per coordinate), the rule's
+        ``auto_lr`` times max(1, max|x0|). The rate chosen is ``result.lr``.
     args : tuple
         Extra arguments for fun and jac.
     options : dict, optional
@@ -203,7 +209,14 @@ class _Problem:
         self.rule = RULES[method]
         self.args = check_args("args", args)
         self.line_search = check_bool("line_search", line_search)
-        if lr is None:
+        self.auto = isinstance(lr, str) and lr == "auto"
+        if isinstance(lr, str) and not self.auto:
+            raise ValueError(f"lr must be a number, a Schedule, 'auto' or None, got {lr!r}")
+        if self.auto and self.line_search:
+            raise ValueError("lr='auto' and line_search=True both choose the step: pass one")
+        if self.auto:
+            lr = None
+        elif lr is None:
             lr = 1.0 if self.line_search else None
         if isinstance(lr, ReduceLROnPlateau):
             raise TypeError("lr: ReduceLROnPlateau needs report() calls between epochs, "
@@ -284,12 +297,17 @@ class _Problem:
             if first:
                 raise
             return self._failed_start(x)
+        extra = 0
+        if self.auto:
+            extra = self._choose_lr(x, g)
         packed = pack(self.rule, x, self.options)
         spec = as_schedule(self.lr).spec
         hist = np.empty(self.maxiter + 1, dtype=np.float64)
         hist[0] = f
         grad_fevals = 2 * n if self.jac is None else 0
-        counts = np.array([0, 1 + grad_fevals, 1], dtype=np.int64)
+        counts = np.array([0, 1 + grad_fevals + extra * (1 if self.jac is True else grad_fevals
+                                                          if self.jac is None else 0),
+                           1 + extra * (self.jac is not None)], dtype=np.int64)
         drive = driver.driver_for(self.rule.rule)
         if not self.native:
             drive = drive.py_func
@@ -307,6 +325,29 @@ class _Problem:
                     status = CALLBACK
                     break
         return self._result(status, x, g, hist, counts)
+
+    def _gradient(self, x):
+        """The gradient at x, a float64 copy (for lr="auto"'s probes)."""
+        if self.jac is True:
+            return np.array(self.fun(x, *self.args)[1], dtype=np.float64)
+        if self.jac is None:
+            return np.array(numerical_gradient(self.fun, x, args=self.args), dtype=np.float64)
+        return np.array(self.jac(x, *self.args), dtype=np.float64)
+
+    def _choose_lr(self, x, g):
+        """Set ``lr="auto"``'s rate (see minimize's doc); returns the gradients it took."""
+        rule = self.rule.rule
+        spec = rule.auto_lr if rule.auto_lr is not None else rule.lr
+        used = 0
+        if spec == "curvature":
+            lam, used = curvature_at(self._gradient, x, g)
+            momentum = float(self.options.get("momentum", 0.0))
+            lr = (1.0 - momentum) / lam if lam > 0 else rule.lr
+        else:
+            lr = float(spec) * max(1.0, float(np.max(np.abs(x))))
+        self.lr = lr
+        self.options["lr"] = lr
+        return used
 
     def _callback_stops(self, x, f, k):
         try:
@@ -346,10 +387,11 @@ class _Problem:
         else:
             message = self._callback_message
         end = k + 2 if status == DIVERGED else k + 1
+        chosen = {"lr": self.lr} if self.auto else {}
         return OptimizeResult(
             x=x, fun=f, jac=g, nit=k, nfev=int(counts[1]), njev=int(counts[2]),
             success=status in (GTOL, FTOL), status=status, message=message,
-            fun_history=hist[:end].copy(), method=self.method)
+            fun_history=hist[:end].copy(), method=self.method, **chosen)
 
     def _divergence_message(self, k, f0, f_bad):
         if not math.isfinite(f_bad):
@@ -370,6 +412,35 @@ class _Problem:
             x=x, fun=math.nan, jac=np.full_like(x, np.nan), nit=0, nfev=1, njev=0, success=False,
             status=DIVERGED, message="fun or its gradient is not finite at this starting point.",
             fun_history=np.empty(0), method=self.method)
+
+
+AUTO_ITERATIONS = 20
+
+
+def curvature_at(gradient, x, g, iterations=AUTO_ITERATIONS):
+    """(|lambda|_max of the Hessian at x, gradients taken): power iteration on forward
+    differences H v ~ (gradient(x + h v) - g) / h, h = sqrt(eps) max(1, max|x|), from v = g
+    (the direction the first steps take); stops when the estimate changes by < 0.1%."""
+    x64 = np.asarray(x, dtype=np.float64)
+    g64 = np.asarray(g, dtype=np.float64)
+    h = float(np.sqrt(np.finfo(np.asarray(x).dtype).eps)) * max(1.0, float(np.max(np.abs(x64))))
+    norm = float(np.linalg.norm(g64))
+    v = g64 / norm if norm > 0 else np.full(x64.size, 1.0 / np.sqrt(x64.size))
+    lam = 0.0
+    used = 0
+    for _ in range(iterations):
+        probe = (x64 + h * v).astype(np.asarray(x).dtype)
+        hv = (gradient(probe) - g64) / h
+        used += 1
+        new = float(np.linalg.norm(hv))
+        if not (new > 0 and np.isfinite(new)):
+            break
+        v = hv / new
+        done = abs(new - lam) <= 1e-3 * new
+        lam = new
+        if done:
+            break
+    return lam, used
 
 
 def _new_style(callback):

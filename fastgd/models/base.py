@@ -51,8 +51,10 @@ from ..engine import DivergenceError, Trainer
 from ..engine.loop import EpochLoop, Outcome
 from ..engine.data import DEFAULT_BLOCK_BYTES, PageReleaser, _find_memmap
 from ..losses import linear_penalty
+from ..losses.standardize import from_data_units, standardized, standardized_hyper, to_data_units
 from ..optim import OPTIMIZERS
 from ..schedules import Schedule, as_schedule, schedule_config
+from . import auto
 
 FLOATS = [np.float64, np.float32]
 
@@ -121,6 +123,17 @@ def iter_row_blocks(X, block_bytes=DEFAULT_BLOCK_BYTES):
         release.release(a, b)
 
 
+@dataclass
+class _AutoStart:
+    """Where ``lr="auto"`` starts: the standardized coordinates, the rate, the intercepts."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    lr: float
+    intercept: np.ndarray
+    layout: object
+
+
 class GDEstimator(BaseEstimator):
     """Base class: a model trained by mini-batch gradient descent on fastgd's engine.
 
@@ -135,9 +148,13 @@ class GDEstimator(BaseEstimator):
     optimizer_params : dict or None
         Its hyperparameters, e.g. ``{"betas": (0.9, 0.99)}`` or
         ``{"momentum": 0.9, "nesterov": True}`` (not ``lr``).
-    lr : float or :class:`fastgd.schedules.Schedule`, default 0.01
+    lr : float, :class:`fastgd.schedules.Schedule` or "auto", default 0.01
         The learning rate, or a schedule of the step count. A
         ``ReduceLROnPlateau`` is told the training loss after each epoch.
+        ``"auto"``: train in standardized coordinates from the best
+        constant, at a rate from the rule's record and the data (see
+        :mod:`fastgd.models.auto`); the statistics are ``x_mean_`` and
+        ``x_scale_``, the rate ``optimizer_.lr``.
     batch_size : int or None, default 32
         None: batch gradient descent; 1: stochastic; k: mini-batch.
     max_epochs : int, default 200
@@ -235,7 +252,13 @@ class GDEstimator(BaseEstimator):
             raise TypeError(f"optimizer_params must be a dict or None, got {opt_params!r}")
         if "lr" in opt_params:
             raise ValueError("optimizer_params must not contain 'lr': pass the rate as lr=")
-        lr = as_schedule(self.lr, "lr")
+        if isinstance(self.lr, str):
+            if self.lr != "auto":
+                raise ValueError(f"lr must be a positive number, a Schedule or 'auto', "
+                                 f"got {self.lr!r}")
+            lr = "auto"
+        else:
+            lr = as_schedule(self.lr, "lr")
         batch = None if self.batch_size is None else check_int("batch_size", self.batch_size, low=1)
         shuffle = self.shuffle
         if isinstance(shuffle, (bool, np.bool_)):
@@ -351,7 +374,8 @@ class GDEstimator(BaseEstimator):
             n_outputs = self._n_outputs()
             rng = params["random_state"]
             if first:
-                optimizer, trainer_rng = self._new_optimizer(params, X, n_outputs, rng)
+                start = self._auto_start(params, X, y_enc, sw, n_outputs, rng)
+                optimizer, trainer_rng = self._new_optimizer(params, X, n_outputs, rng, start)
         except BaseException:
             for k in ("n_features_in_", "feature_names_in_", "classes_"):
                 self.__dict__.pop(k, None)
@@ -359,7 +383,9 @@ class GDEstimator(BaseEstimator):
             raise
         if first:
             state = dict(_optimizer=optimizer, _rng=trainer_rng, n_iter_=0, t_=0,
-                         loss_curve_=[], _params=params)
+                         loss_curve_=[], _params=params,
+                         x_mean_=None if start is None else start.mean,
+                         x_scale_=None if start is None else start.scale)
         else:
             state = dict(_params=params)
         # -- from here on the estimator changes --
@@ -369,7 +395,7 @@ class GDEstimator(BaseEstimator):
             self.validation_scores_ = [] if params["early_stopping"] and not incremental else None
             self.best_validation_score_ = None
             self.best_loss_ = np.inf
-        self._store_params(self._optimizer.params)
+        self._store_params(self._data_params())
         sw_arr = np.empty(0, dtype=X.dtype) if sw is None else sw
         try:
             self._run_epochs(X, y, y_enc, sw, sw_arr, params, incremental)
@@ -394,7 +420,7 @@ class GDEstimator(BaseEstimator):
         continues from the current step). Every other argument (alpha,
         batch_size, tol, loss, shuffle, ...) is read afresh by each call.
         """
-        changed = self._layout_changes()
+        changed = self._coordinate_changes()
         rule = type(self._optimizer).__name__.lower()
         if params["optimizer"] != rule:
             changed["optimizer"] = rule
@@ -406,7 +432,8 @@ class GDEstimator(BaseEstimator):
                              f"{'it' if len(changed) == 1 else 'them'} back")
         opt = self._optimizer
         # the constructor validates the new settings (and fills in defaults) on a 1-element probe
-        probe = type(opt)(opt.params[:1].copy(), lr=params["lr"], **params["optimizer_params"])
+        lr = opt.lr if params["lr"] == "auto" else params["lr"]   # "auto" keeps the fit's rate
+        probe = type(opt)(opt.params[:1].copy(), lr=lr, **params["optimizer_params"])
         wanted = probe.state_dict()["hyperparams"]
         new_lr = _schedule_args(wanted["lr"]) != _schedule_args(opt.lr)
         if not new_lr and probe.skip_nonfinite == opt.skip_nonfinite \
@@ -417,16 +444,21 @@ class GDEstimator(BaseEstimator):
         state["skip_nonfinite"] = probe.skip_nonfinite
         opt.load_state_dict(state)
 
-    def _new_optimizer(self, params, X, n_outputs, rng):
+    def _new_optimizer(self, params, X, n_outputs, rng, start=None):
         d = X.shape[1]
         w = None
         if params["warm_start"] and hasattr(self, "_optimizer"):
-            old = self._optimizer.params
+            old = self._data_params()
             if old.size == self._n_params(d, n_outputs):
                 w = old.astype(X.dtype, copy=True)
+                if start is not None:    # into the new fit's standardized coordinates
+                    w = from_data_units(w, start.layout, start.mean, start.scale)
         if w is None:
             w = self._init_params(d, n_outputs, X.dtype, rng)
-        lr = copy.deepcopy(params["lr"])  # a ReduceLROnPlateau is the fit's own
+            if start is not None and start.intercept is not None:
+                w[-n_outputs:] = start.intercept
+        # a ReduceLROnPlateau is the fit's own
+        lr = start.lr if start is not None else copy.deepcopy(params["lr"])
         optimizer = OPTIMIZERS[params["optimizer"]](w, lr=lr, **params["optimizer_params"])
         return optimizer, np.random.default_rng(rng.randint(2**32, dtype=np.uint64))
 
@@ -441,6 +473,75 @@ class GDEstimator(BaseEstimator):
         a, r = params["alpha"], params["l1_ratio"]
         n_intercepts = n_outputs if self._fits_intercept() else 0
         return rows, np.array([a * (1.0 - r), a * r, n_intercepts, *tail], dtype=np.float64)
+
+    def _training_objective(self, params, n_outputs):
+        """(rows, hyper, penalty) the epochs minimise over the optimizer's parameters:
+        the model's own, or its standardized form after ``lr="auto"``."""
+        rows, hyper = self._hyper(params, n_outputs)
+        if self.x_scale_ is None:
+            return rows, hyper, self._penalty
+        layout = self._auto_layout(self.n_features_in_, n_outputs)
+        rows, penalty = standardized(rows, self._penalty)
+        return rows, standardized_hyper(hyper, layout, self.x_mean_, self.x_scale_), penalty
+
+    # -- lr="auto" ------------------------------------------------------------------------
+
+    def _auto_loss(self, n_outputs):
+        """The name (a key of :data:`fastgd.models.auto.CURVATURE`) of the loss in the output."""
+        raise NotImplementedError
+
+    #: True when the objective is the loss of one affine map of X (a curvature bound exists)
+    _auto_linear = True
+
+    def _auto_layout(self, n_features, n_outputs):
+        """Where the first affine map of X sits in the parameter vector (an AffineLayout)."""
+        return auto.AffineLayout.linear(n_features, n_outputs, self._fits_intercept())
+
+    def _auto_start(self, params, X, y_enc, sw, n_outputs, rng):
+        """What ``lr="auto"`` starts a fit from (an :class:`_AutoStart`), or None."""
+        if params["lr"] != "auto":
+            return None
+        fits_b = self._fits_intercept()
+        mu, s = auto.statistics(X, fits_b)
+        loss = self._auto_loss(n_outputs)
+        rule = OPTIMIZERS[params["optimizer"]].rule
+        spec = rule.auto_lr if rule.auto_lr is not None else rule.lr
+        if spec == "curvature":
+            momentum = float(params["optimizer_params"].get(
+                "momentum", rule.defaults().get("momentum", 0.0)))
+            lr = None
+            if self._auto_linear:
+                sample_rng = np.random.default_rng(rng.randint(2**32, dtype=np.uint64))
+                l2 = params["alpha"] * (1.0 - params["l1_ratio"])
+                lr = auto.curvature_rate(X, sw, mu, s, loss, fits_b,
+                                         params["batch_size"], l2, momentum, sample_rng, y_enc)
+            if lr is None:
+                lr = auto.MLP_SGD_STEP * (1.0 - momentum)
+        else:
+            lr = float(spec) * auto.target_scale(y_enc, sw, loss in auto.REGRESSION)
+        intercept = auto.best_constant(loss, y_enc, sw, n_outputs) if fits_b else None
+        layout = self._auto_layout(X.shape[1], n_outputs)
+        return _AutoStart(mu, s, lr, intercept, layout)
+
+    def _data_params(self):
+        """The optimizer's parameter vector in the data's units (a copy after ``lr="auto"``)."""
+        w = self._optimizer.params
+        if getattr(self, "x_scale_", None) is None:
+            return w
+        layout = self._auto_layout(self.n_features_in_, self._n_outputs())
+        out = np.empty_like(w)
+        to_data_units(w, standardized_hyper(np.zeros(0), layout, self.x_mean_, self.x_scale_),
+                      out)
+        return out
+
+    def _coordinate_changes(self):
+        """``_layout_changes``, and ``lr`` when it switched to or from "auto" since the fit
+        (the fitted parameters are in the other coordinates)."""
+        changed = self._layout_changes()
+        fitted_auto = getattr(self, "x_scale_", None) is not None
+        if (isinstance(self.lr, str) and self.lr == "auto") != fitted_auto:
+            changed["lr"] = "auto" if fitted_auto else self._optimizer.lr
+        return changed
 
     def _split(self, X, y_enc, params):
         n = X.shape[0]
@@ -460,10 +561,10 @@ class GDEstimator(BaseEstimator):
 
     def _run_epochs(self, X, y, y_enc, sw, sw_arr, params, incremental):
         n_outputs = self._n_outputs()
-        rows, hyper = self._hyper(params, n_outputs)
+        rows, hyper, penalty = self._training_objective(params, n_outputs)
         shuffle = self._shuffle_mode(params, X)
         trainer = Trainer(rows, hyper, self._optimizer, params["batch_size"], shuffle, self._rng,
-                          penalty=self._penalty)
+                          penalty=penalty)
         if params["verbose"]:
             trainer.on_compile = lambda message: print(message, flush=True)
         early = params["early_stopping"] and not incremental
@@ -490,11 +591,11 @@ class GDEstimator(BaseEstimator):
             self.t_ = self._optimizer.step_count
             self.loss_curve_.append(outcome.loss)
             self.best_loss_ = min(self.best_loss_, outcome.loss)
-            self._store_params(self._optimizer.params)
+            self._store_params(self._data_params())
 
         def restore(snap):
             trainer.restore(snap)
-            self._store_params(self._optimizer.params)
+            self._store_params(self._data_params())
 
         loop = EpochLoop(type(self).__name__, 1 if incremental else params["max_epochs"],
                          None if incremental else params["tol"], params["n_iter_no_change"],

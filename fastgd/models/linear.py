@@ -49,6 +49,9 @@ class LinearModel(GDEstimator):
         fitted = self._optimizer.params.size == k * (d + 1)
         return {} if fitted == bool(self.fit_intercept) else {"fit_intercept": fitted}
 
+    def _auto_loss(self, n_outputs):
+        return self.loss
+
     def _raveled_output(self, X):
         out = self._linear_output(X)
         return out.ravel() if out.shape[1] == 1 else out
@@ -240,9 +243,11 @@ class LogisticRegression(_LinearClassifier):
     """
 
     def _objective(self, n_outputs):
-        if n_outputs == 1:
-            return _linear_objective("logistic")
-        return _linear_objective("softmax", float(n_outputs))
+        return _linear_objective(self._auto_loss(n_outputs),
+                                 0.0 if n_outputs == 1 else float(n_outputs))
+
+    def _auto_loss(self, n_outputs):
+        return "logistic" if n_outputs == 1 else "softmax"
 
     def _targets_from_index(self, idx):
         return idx
@@ -376,6 +381,9 @@ class PoissonRegressor(RegressorMixin, LinearModel):
 
     def _objective(self, n_outputs):
         return _linear_objective("poisson")
+
+    def _auto_loss(self, n_outputs):
+        return "poisson"
 
     def _encode_targets(self, y, first, dtype, classes=None, sample_weight=None):
         y = np.ascontiguousarray(y, dtype=dtype)

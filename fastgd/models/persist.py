@@ -108,18 +108,18 @@ def model_classes():
 # vector by its _store_params); feature_names_in_ is there when X had column names
 _PRIMARY = ("n_features_in_", "n_iter_", "t_", "loss_curve_", "validation_scores_",
             "best_validation_score_", "best_loss_")
-_OPTIONAL = ("feature_names_in_",)
+_OPTIONAL = ("feature_names_in_", "x_mean_", "x_scale_")   # x_*: after lr="auto"
 
 
 def _fitted_names(model):
     """(primary, derived) names of the fitted attributes of ``model`` that a file holds."""
     primary = list(_PRIMARY) + (["classes_"] if model._is_classifier() else [])
-    primary += [k for k in _OPTIONAL if k in vars(model)]
+    primary += [k for k in _OPTIONAL if getattr(model, k, None) is not None]
     probe = object.__new__(type(model))
     probe.__dict__.update({k: v for k, v in vars(model).items()
                            if k in primary or not k.endswith("_")})
     before = set(vars(probe))
-    probe._store_params(model._optimizer.params)
+    probe._store_params(probe._data_params())
     return primary, sorted(set(vars(probe)) - before)
 
 
@@ -456,6 +456,20 @@ def _checked_primary(model, fitted):
             raise ModelFileError(f"fitted/feature_names_in_ has {names.size} names for "
                                  f"{out['n_features_in_']} features")
         out["feature_names_in_"] = names.astype(object)   # as scikit-learn keeps them
+    auto = isinstance(model.lr, str) and model.lr == "auto"
+    if auto != ("x_scale_" in fitted) or ("x_mean_" in fitted) != ("x_scale_" in fitted):
+        raise ModelFileError("fitted/x_mean_ and fitted/x_scale_ must be there exactly when "
+                             "params/lr is 'auto' (the standardized coordinates of its fit)")
+    out["x_mean_"] = out["x_scale_"] = None
+    if auto:
+        for k in ("x_mean_", "x_scale_"):
+            v = _array(fitted[k], f"fitted/{k}", "f", 1).astype(np.float64)
+            if v.size != out["n_features_in_"]:
+                raise ModelFileError(f"fitted/{k} has {v.size} entries for "
+                                     f"{out['n_features_in_']} features")
+            out[k] = v
+        if not (out["x_scale_"] > 0).all():
+            raise ModelFileError("fitted/x_scale_ must be positive")
     if model._is_classifier():
         out["classes_"] = _checked_classes(model, fitted["classes_"])
     return out
@@ -563,7 +577,8 @@ def _build(meta, arrays):
         raise ModelFileError(f"optimizer/class is {_short(saved['class'])}, but the parameter "
                              f"optimizer={model.optimizer!r} builds {rule.__name__}")
     try:
-        opt = rule(w.copy(), lr=copy.deepcopy(checked["lr"]), **checked["optimizer_params"])
+        lr = 1.0 if checked["lr"] == "auto" else copy.deepcopy(checked["lr"])  # then the saved one
+        opt = rule(w.copy(), lr=lr, **checked["optimizer_params"])
     except (TypeError, ValueError, AttributeError) as exc:
         raise ModelFileError(f"params/optimizer_params: {exc}") from None
     state = opt.state_dict()
@@ -581,7 +596,7 @@ def _build(meta, arrays):
 
     # the attributes derived from the parameter vector: recomputed, and equal to the saved ones
     before = set(vars(model))
-    model._store_params(opt.params)
+    model._store_params(model._data_params())
     derived = set(vars(model)) - before
     extra = sorted(set(decoded) - set(primary) - derived)
     if extra:
@@ -621,7 +636,7 @@ def save_model(model, path, metadata=None):
                         f"({', '.join(sorted(model_classes()))}), not {cls.__name__}")
     check_is_fitted(model)
     opt = model._optimizer
-    changed = model._layout_changes()
+    changed = model._coordinate_changes()
     if type(opt).__name__.lower() != str(model.optimizer).lower():
         changed["optimizer"] = type(opt).__name__.lower()
     if changed:

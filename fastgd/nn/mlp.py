@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._numba import PARALLEL_THRESHOLD
 from ..engine.data import is_direct
+from ..losses.standardize import AffineLayout
 from ..models.base import GDEstimator, is_memmap, iter_row_blocks
 from ..models.class_weight import ClassWeightMixin, check_class_weight
 from ..models.linear import _CLASS_WEIGHT_DOC, _LinearClassifier
@@ -179,6 +180,15 @@ class _MLP(GDEstimator):
     def _out_kind(self, n_outputs):
         return OUT_IDENTITY
 
+    _auto_linear = False    # lr="auto": no curvature bound for a network
+
+    def _auto_layout(self, n_features, n_outputs):
+        return AffineLayout.first_layer(n_features, self._sizes(n_features, n_outputs)[1])
+
+    def _auto_loss(self, n_outputs):
+        return {OUT_IDENTITY: "squared_error", OUT_LOGISTIC: "logistic",
+                OUT_SOFTMAX: "softmax"}[self._out_kind(n_outputs)]
+
     def _objective(self, n_outputs):
         sizes = self._sizes(self.n_features_in_, n_outputs)
         return mlp_rows, mlp_tail(sizes, self.activation, self._out_kind(n_outputs))
@@ -253,7 +263,7 @@ class _MLP(GDEstimator):
         """
         check_is_fitted(self)
         X = self._check_memmap_predict(X) if is_memmap(X) else self._validate_X(X, reset=False)
-        w = self._optimizer.params.astype(X.dtype, copy=False)
+        w = self._data_params().astype(X.dtype, copy=False)
         hyper = np.array([0.0, 0.0, 0.0, *mlp_tail(self._sizes_, self._activation_,
                                                   self._out_kind(self.n_outputs_))])
         out = np.empty((X.shape[0], self.n_outputs_), dtype=X.dtype)
