@@ -26,7 +26,10 @@ How a batch's step is applied (``sparse_updates``):
     ``v_j -= lr g_j / a``. The intercepts are updated directly. This is
     the dense SGD step to rounding, at O(nnz of the batch) a step; a is
     folded into w when it falls below 1e-9 and at the end of each piece,
-    so ``optimizer.params`` always holds w itself between calls.
+    so ``optimizer.params`` always holds w itself between calls. For a
+    one-output loss the step is scattered straight from the rows'
+    derivatives (:func:`direct_sgd_step`): two passes over a batch's
+    nonzeros (logits, update) after the gather.
 ``LAZY`` (torch ``SparseAdam`` semantics, not the dense rule)
     the rule's ``loop`` runs on the batch's coordinates only (its columns
     for every output, and the intercepts), with their state: the gradient
@@ -52,12 +55,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._numba import jit, views
+from .._numba import cast_like, jit, views
 from .._specialize import specialize
-from ..losses._rows import L1, L2, N_INTERCEPTS, linear_penalty, scale, store, sums_kernel
-from ..losses.csr import CSR_LAYOUT, csr_linear_rows, csr_linear_rows_at, csr_softmax_rows, \
-    csr_softmax_rows_at
-from ..losses.linear import linear_rows
+from ..losses._rows import EXTRA, KIND, L1, L2, N_INTERCEPTS, linear_penalty, scale, store, sums_kernel
+from ..losses.csr import CSR_LAYOUT, csr_linear_rows, csr_linear_rows_at, csr_scaled_logits, \
+    csr_softmax_rows, csr_softmax_rows_at
+from ..losses.linear import linear_rows, pointwise_block
 from ..losses.softmax import softmax_rows
 from ..schedules import schedule_value
 from ..sparse import CSR, gather_rows, touched_columns
@@ -124,7 +127,8 @@ class Buffers(NamedTuple):
     """What a sparse epoch works in: a batch's gathered rows and its touched coordinates.
 
     ``data``/``indices``: the batch's entries (room for the largest batch),
-    ``indptr`` (batch + 1), ``y``, ``sw`` (batch; sw empty for unit weights);
+    ``indptr`` (batch + 1), ``y``, ``sw`` (batch; sw empty for unit weights); ``z``, ``lv``, ``dz``: a
+    batch's logits, losses and derivatives (float64);
     ``g``: float64 gradient (size of w), all zeros between batches in the
     SCALED and LAZY modes; ``grad``: w's dtype, size of w; ``marker``,
     ``touched``: for :func:`fastgd.sparse.touched_columns`; ``idx``: the
@@ -141,6 +145,9 @@ class Buffers(NamedTuple):
     grad: np.ndarray
     marker: np.ndarray
     touched: np.ndarray
+    z: np.ndarray
+    lv: np.ndarray
+    dz: np.ndarray
     idx: np.ndarray
     wt: np.ndarray
     st: tuple
@@ -166,6 +173,18 @@ def _sparse_epoch(w, X, y, sw, order, hyper, update, batch_size, t, buf):
         gather_rows(X, y, sw, order[start:e], buf.data, buf.indices, buf.indptr, buf.y, buf.sw)
         xb = CSR(buf.data, buf.indices, buf.indptr[:m + 1], d)
         sb = buf.sw[:m] if weighted else sw
+        if MODE == SCALED and DIRECT:  # noqa: F821
+            loss_sum = direct_rows(w, a, xb, buf.y, sb, hyper, m, buf.z, buf.lv, buf.dz)
+            f = loss_sum / m + 0.5 * l2 * a * a * s2 + l1 * abs(a) * s1
+            if not np.isfinite(f):
+                break
+            total += f * m
+            start = e
+            lr = schedule_value(spec, t)
+            t += 1
+            wd = h[WEIGHT_DECAY]  # noqa: F821
+            a, s2, s1 = direct_sgd_step(w, xb, m, buf.dz, n_coef, a, lr, l2 + wd, wd, s2, s1)
+            continue
         if MODE == DENSE:  # noqa: F821 (MODE and the functions are bound by specialize)
             g[:] = 0.0
             loss_sum = rows(w, 1.0, xb, buf.y[:m], sb, hyper, g)  # noqa: F821
@@ -255,6 +274,66 @@ def put_coordinates(wt, idx, nt, n_coef, w, s2, s1):
 
 
 @jit
+def decayed_scale(w, n_coef, a, lr, decay, s2, s1):
+    """(a (1 - lr decay), s2, s1): the scale after a step's decay; below ``MIN_SCALE`` it is
+    folded into w[:n_coef] first (O(n_coef), rarely) and the penalty sums recomputed."""
+    a_new = a * (1.0 - lr * decay)
+    if abs(a_new) < MIN_SCALE:
+        for j in range(n_coef):
+            w[j] = w[j] * a_new
+        s2, s1 = penalty_sums(w, n_coef)
+        a_new = 1.0
+    return a_new, s2, s1
+
+
+@jit
+def direct_rows(w, a, xb, y, sw, hyper, m, z, lv, dz):
+    """One-output linear rows of a batch at coefficients a * w: the logits, then the per-row
+    losses (returned summed) and derivatives ``dz[:m]`` (weighted), no scatter."""
+    fit_b = hyper[N_INTERCEPTS] != 0.0
+    b = np.float64(w[xb.n_cols]) if fit_b else 0.0
+    csr_scaled_logits(xb, 0, m, w, a, b, z)
+    pointwise_block(int(hyper[KIND]), z, y, sw, 0, m, hyper[EXTRA], lv, dz)
+    total = 0.0
+    for k in range(m):
+        total += lv[k]
+    return total
+
+
+@jit
+def direct_sgd_step(w, xb, m, dz, n_coef, a, lr, decay, wd, s2, s1):
+    """The SCALED step of a one-output linear model straight from the rows' derivatives.
+
+    The gradient of the coefficients is sum_k dz[k] x_k / m, so the step
+    ``v_j -= lr g_j / a`` is a scatter of -lr dz[k] / (a m) times each
+    entry of the batch, with no gradient buffer, touched-column list or
+    second pass (summed in w's dtype term by term rather than in float64
+    first: the same step to rounding). Then the intercept. See
+    :func:`scaled_sgd_step` for the decay and the fold.
+    """
+    a_new, s2, s1 = decayed_scale(w, n_coef, a, lr, decay, s2, s1)
+    step = lr / (a_new * m)
+    data, indices, indptr = xb.data, xb.indices, xb.indptr
+    gb = 0.0
+    for k in range(m):
+        r = step * dz[k]
+        gb += dz[k]
+        if r == 0.0:
+            continue
+        for p in range(np.uint64(indptr[k]), np.uint64(indptr[k + 1])):
+            j = np.uint64(indices[p])
+            old = np.float64(w[j])
+            w[j] = old - r * np.float64(data[p])
+            new = np.float64(w[j])
+            s2 += new * new - old * old
+            s1 += abs(new) - abs(old)
+    if n_coef < w.size:
+        b = np.float64(w[n_coef])
+        w[n_coef] = b - lr * (cast_like(gb / m, w) + wd * b)
+    return a_new, s2, s1
+
+
+@jit
 def scaled_sgd_step(w, gt, idx, nt, n_coef, a, lr, decay, wd, s2, s1):
     """One plain SGD step with w[:n_coef] = a * v: returns the new (a, s2, s1).
 
@@ -264,12 +343,7 @@ def scaled_sgd_step(w, gt, idx, nt, n_coef, a, lr, decay, wd, s2, s1):
     as they are: b -= lr (g_b + weight_decay b). When |a| falls below
     ``MIN_SCALE`` it is folded into v first (O(n_coef), rarely).
     """
-    a_new = a * (1.0 - lr * decay)
-    if abs(a_new) < MIN_SCALE:
-        for j in range(n_coef):
-            w[j] = w[j] * a_new
-        s2, s1 = penalty_sums(w, n_coef)
-        a_new = 1.0
+    a_new, s2, s1 = decayed_scale(w, n_coef, a, lr, decay, s2, s1)
     step = lr / a_new
     for q in range(nt):
         j = idx[q]
@@ -300,7 +374,8 @@ def make_sparse_epoch(rows, rule, mode):
     if key not in _CACHE:
         wd = _param_index(rule, "weight_decay") if mode == SCALED else 0
         _CACHE[key] = specialize(_sparse_epoch, rows=rows, constants=rule.constants,
-                                 loop=rule.loop, MODE=mode, WEIGHT_DECAY=wd)
+                                 loop=rule.loop, MODE=mode, WEIGHT_DECAY=wd,
+                                 DIRECT=rows is csr_linear_rows_at)
     return _CACHE[key]
 
 
@@ -362,7 +437,8 @@ def _buffers(trainer, X, y, sw, batch, w, state):
                       np.zeros(batch + 1, np.int64), np.empty(batch, y.dtype),
                       np.empty(batch if sw.size else 0, sw.dtype), np.zeros(size),
                       np.empty(size, w.dtype), np.zeros(X.n_cols, np.bool_),
-                      np.empty(n_touch, np.int64), np.empty(min(size, k * n_touch + k), np.int64),
+                      np.empty(n_touch, np.int64), np.empty(batch), np.empty(batch),
+                      np.empty(batch), np.empty(min(size, k * n_touch + k), np.int64),
                       np.empty(min(size, k * n_touch + k), w.dtype),
                       tuple(np.empty(min(size, k * n_touch + k) if a.size else 0, a.dtype)
                             for a in state))
