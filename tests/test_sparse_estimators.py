@@ -203,3 +203,11 @@ def test_mlp_refuses_sparse():
     X, y, _ = problem()
     with pytest.raises(TypeError, match="dense X only"):
         fastgd.MLPClassifier(max_epochs=1).fit(X, y)
+
+
+def test_bench_fit_rows_small():
+    from fastgd.bench.sparse import fit_rows
+    rows = fit_rows(n=2000, d=4096, peers=("sklearn",))
+    assert [r.impl for r in rows][-1] == "scikit-learn SGDClassifier"
+    assert all("objective" in r.note and "RSS" in r.note for r in rows)
+    assert rows[-1].ratio > 0

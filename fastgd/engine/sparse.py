@@ -57,7 +57,8 @@ import numpy as np
 
 from .._numba import cast_like, jit, views
 from .._specialize import specialize
-from ..losses._rows import EXTRA, KIND, L1, L2, N_INTERCEPTS, linear_penalty, scale, store, sums_kernel
+from ..losses._rows import EXTRA, KIND, L1, L2, N_INTERCEPTS, linear_penalty, scale, store, \
+    sums_kernel
 from ..losses.csr import CSR_LAYOUT, csr_linear_rows, csr_linear_rows_at, csr_scaled_logits, \
     csr_softmax_rows, csr_softmax_rows_at
 from ..losses.linear import linear_rows, pointwise_block
@@ -127,8 +128,9 @@ class Buffers(NamedTuple):
     """What a sparse epoch works in: a batch's gathered rows and its touched coordinates.
 
     ``data``/``indices``: the batch's entries (room for the largest batch),
-    ``indptr`` (batch + 1), ``y``, ``sw`` (batch; sw empty for unit weights); ``z``, ``lv``, ``dz``: a
-    batch's logits, losses and derivatives (float64);
+    ``indptr`` (batch + 1), ``y``, ``sw`` (batch; sw empty for unit
+    weights); ``z``, ``lv``, ``dz``: a batch's logits, losses and
+    derivatives (float64);
     ``g``: float64 gradient (size of w), all zeros between batches in the
     SCALED and LAZY modes; ``grad``: w's dtype, size of w; ``marker``,
     ``touched``: for :func:`fastgd.sparse.touched_columns`; ``idx``: the
