@@ -211,3 +211,30 @@ def test_bench_fit_rows_small():
     assert [r.impl for r in rows][-1] == "scikit-learn SGDClassifier"
     assert all("objective" in r.note and "RSS" in r.note for r in rows)
     assert rows[-1].ratio > 0
+
+
+def test_cli_svmlight(tmp_path, capsys, monkeypatch):
+    from sklearn.datasets import dump_svmlight_file
+
+    from fastgd.cli.main import main
+    X, y, _ = problem()
+    dump_svmlight_file(X, y, str(tmp_path / "train.svm"))
+    dump_svmlight_file(X[:7], y[:7], str(tmp_path / "test.txt"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", "train.svm", "--model", "logistic", "--epochs", "2", "--optimizer", "sgd",
+                 "--out", "m.npz"]) == 0
+    assert "Read 300 rows x 40 features" in capsys.readouterr().out
+    assert main(["predict", "m.npz", "test.txt", "--format", "svmlight", "--out", "p.csv"]) == 0
+    model = fastgd.load_model("m.npz")
+    expected = model.predict(X[:7])
+    got = np.loadtxt("p.csv", skiprows=1)
+    np.testing.assert_array_equal(got, expected)
+    # a feature index beyond the model's, a broken line, and no --target for a CSV
+    (tmp_path / "wide.svm").write_text("1 1:0.5 99:1.0\n")
+    (tmp_path / "bad.svm").write_text("1 1:0.5 x\n")
+    for argv, match in [(["predict", "m.npz", "wide.svm"], "wide.svm"),
+                        (["fit", "bad.svm", "--model", "logistic"], "not a valid svmlight"),
+                        (["fit", "train.svm", "--model", "logistic", "--format", "csv"],
+                         "--target is required")]:
+        assert main(argv) != 0
+        assert match in capsys.readouterr().err
