@@ -238,3 +238,13 @@ def test_cli_svmlight(tmp_path, capsys, monkeypatch):
                          "--target is required")]:
         assert main(argv) != 0
         assert match in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_binary_weighted_lazy_sgd(dtype):
+    # the exact scaling trick straight from the rows (one output), with weights and weight decay
+    X, y, _ = problem(dtype=dtype)
+    sw = (np.random.default_rng(2).random(X.shape[0]) + 0.5).astype(dtype)
+    a, b = fit_both(fastgd.LinearSVC, X, y, sample_weight=sw, optimizer="sgd",
+                    optimizer_params={"weight_decay": 0.01}, batch_size=32, loss="squared_hinge")
+    assert_same(a, b, dtype)
