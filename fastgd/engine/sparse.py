@@ -30,6 +30,11 @@ How a batch's step is applied (``sparse_updates``):
     one-output loss the step is scattered straight from the rows'
     derivatives (:func:`direct_sgd_step`): two passes over a batch's
     nonzeros (logits, update) after the gather.
+    With ``sparse_updates="lazy"``, plain SGD with an L1 share on a
+    one-output model also runs this way, L1 as the cumulative penalty of
+    Tsuruoka et al. (2009), as scikit-learn's ``sgd_fast``
+    (:func:`direct_sgd_step`): not exact (the dense rule's L1 is a
+    subgradient step on every coefficient), and a third pass.
 ``LAZY`` (torch ``SparseAdam`` semantics, not the dense rule)
     the rule's ``loop`` runs on the batch's coordinates only (its columns
     for every output, and the intercepts), with their state: the gradient
@@ -130,7 +135,9 @@ class Buffers(NamedTuple):
     ``data``/``indices``: the batch's entries (room for the largest batch),
     ``indptr`` (batch + 1), ``y``, ``sw`` (batch; sw empty for unit
     weights); ``z``, ``lv``, ``dz``: a batch's logits, losses and
-    derivatives (float64);
+    derivatives (float64); ``q`` (n_features, float64; empty without L1)
+    and ``u`` (1): the cumulative L1 penalty's state, kept for the
+    Trainer's life (one fit or partial_fit call);
     ``g``: float64 gradient (size of w), all zeros between batches in the
     SCALED and LAZY modes; ``grad``: w's dtype, size of w; ``marker``,
     ``touched``: for :func:`fastgd.sparse.touched_columns`; ``idx``: the
@@ -150,6 +157,8 @@ class Buffers(NamedTuple):
     z: np.ndarray
     lv: np.ndarray
     dz: np.ndarray
+    q: np.ndarray
+    u: np.ndarray
     idx: np.ndarray
     wt: np.ndarray
     st: tuple
@@ -185,7 +194,8 @@ def _sparse_epoch(w, X, y, sw, order, hyper, update, batch_size, t, buf):
             lr = schedule_value(spec, t)
             t += 1
             wd = h[WEIGHT_DECAY]  # noqa: F821
-            a, s2, s1 = direct_sgd_step(w, xb, m, buf.dz, n_coef, a, lr, l2 + wd, wd, s2, s1)
+            a, s2, s1 = direct_sgd_step(w, xb, m, buf.dz, n_coef, a, lr, l2 + wd, wd, s2, s1, l1,
+                                        buf.q, buf.u)
             continue
         if MODE == DENSE:  # noqa: F821 (MODE and the functions are bound by specialize)
             g[:] = 0.0
@@ -303,7 +313,7 @@ def direct_rows(w, a, xb, y, sw, hyper, m, z, lv, dz):
 
 
 @jit
-def direct_sgd_step(w, xb, m, dz, n_coef, a, lr, decay, wd, s2, s1):
+def direct_sgd_step(w, xb, m, dz, n_coef, a, lr, decay, wd, s2, s1, l1, q, u):
     """The SCALED step of a one-output linear model straight from the rows' derivatives.
 
     The gradient of the coefficients is sum_k dz[k] x_k / m, so the step
@@ -312,6 +322,18 @@ def direct_sgd_step(w, xb, m, dz, n_coef, a, lr, decay, wd, s2, s1):
     second pass (summed in w's dtype term by term rather than in float64
     first: the same step to rounding). Then the intercept. See
     :func:`scaled_sgd_step` for the decay and the fold.
+
+    With an L1 share (l1 > 0; only with ``sparse_updates="lazy"``), the
+    cumulative penalty of Tsuruoka, Tsujii & Ananiadou (2009), as
+    scikit-learn's ``sgd_fast`` applies it: ``u[0]`` is the total L1
+    penalty lr_t * l1 a coefficient could have received so far, ``q[j]``
+    what coefficient j did receive; after the step, each coefficient the
+    batch touched is moved towards 0 by the difference, clipped at 0
+    (w_j > 0: max(0, w_j - (u + q_j)); w_j < 0: min(0, w_j + (u - q_j))).
+    Applying it twice with the same u changes nothing, so a second pass
+    over the batch's entries applies it once per touched column.
+    Untouched coefficients get their share when next touched. Not the
+    dense subgradient step (which never makes a coefficient exactly 0).
     """
     a_new, s2, s1 = decayed_scale(w, n_coef, a, lr, decay, s2, s1)
     step = lr / (a_new * m)
@@ -326,6 +348,24 @@ def direct_sgd_step(w, xb, m, dz, n_coef, a, lr, decay, wd, s2, s1):
             j = np.uint64(indices[p])
             old = np.float64(w[j])
             w[j] = old - r * np.float64(data[p])
+            new = np.float64(w[j])
+            s2 += new * new - old * old
+            s1 += abs(new) - abs(old)
+    if l1 > 0.0:
+        u[0] += lr * l1
+        total = u[0]
+        for p in range(np.uint64(indptr[0]), np.uint64(indptr[m])):
+            j = np.uint64(indices[p])
+            old = np.float64(w[j])
+            wj = a_new * old
+            if wj > 0.0:
+                wn = max(0.0, wj - (total + q[j]))
+            elif wj < 0.0:
+                wn = min(0.0, wj + (total - q[j]))
+            else:
+                continue
+            q[j] += wn - wj
+            w[j] = wn / a_new
             new = np.float64(w[j])
             s2 += new * new - old * old
             s1 += abs(new) - abs(old)
@@ -404,12 +444,13 @@ def sparse_rows_for(rows):
                     f"pass X.toarray() or a linear model's loss")
 
 
-def choose_mode(requested, optimizer, hyper, penalty):
+def choose_mode(requested, optimizer, hyper, penalty, one_output=False):
     """DENSE, SCALED or LAZY for ``sparse_updates=requested`` (see the module docstring).
 
     "auto": SCALED where it is exact (plain SGD without momentum, no L1, no
     clipping, the linear models' penalty), else DENSE. "lazy": SCALED where
-    exact, else LAZY. "dense": DENSE.
+    exact, and for plain SGD with L1 on a one-output model (the cumulative
+    L1 penalty of :func:`direct_sgd_step`), else LAZY. "dense": DENSE.
     """
     if requested not in SPARSE_UPDATES:
         raise ValueError(f"sparse_updates must be one of {SPARSE_UPDATES}, got {requested!r}")
@@ -417,9 +458,9 @@ def choose_mode(requested, optimizer, hyper, penalty):
         return DENSE
     opt = optimizer
     hp = opt._hyper
-    exact = (opt.rule.name == "sgd" and float(hp.get("momentum", 0.0)) == 0.0
-             and hyper[L1] == 0.0 and not hp.get("clip_norm") and not hp.get("clip_value"))
-    if exact:
+    plain = (opt.rule.name == "sgd" and float(hp.get("momentum", 0.0)) == 0.0
+             and not hp.get("clip_norm") and not hp.get("clip_value"))
+    if plain and (hyper[L1] == 0.0 or (requested == "lazy" and one_output)):
         return SCALED
     return LAZY if requested == "lazy" else DENSE
 
@@ -430,6 +471,7 @@ def _buffers(trainer, X, y, sw, batch, w, state):
     cap = max(1, int(np.diff(X.indptr).max(initial=0)) * batch)
     size = w.size
     key = ("sparse", X.data.dtype, X.indices.dtype, cap, batch, size, y.dtype, sw.size > 0,
+           trainer.hyper[L1] > 0,
            tuple(a.size > 0 for a in state))
     buf = trainer._buffers.get(key)
     if buf is None:
@@ -440,7 +482,8 @@ def _buffers(trainer, X, y, sw, batch, w, state):
                       np.empty(batch if sw.size else 0, sw.dtype), np.zeros(size),
                       np.empty(size, w.dtype), np.zeros(X.n_cols, np.bool_),
                       np.empty(n_touch, np.int64), np.empty(batch), np.empty(batch),
-                      np.empty(batch), np.empty(min(size, k * n_touch + k), np.int64),
+                      np.empty(batch), np.zeros(X.n_cols if trainer.hyper[L1] > 0 else 0),
+                      np.zeros(1), np.empty(min(size, k * n_touch + k), np.int64),
                       np.empty(min(size, k * n_touch + k), w.dtype),
                       tuple(np.empty(min(size, k * n_touch + k) if a.size else 0, a.dtype)
                             for a in state))
@@ -494,7 +537,8 @@ def run(trainer, X, y, sw, rows):
 
 def _prepare(trainer, X, y, sw, batch):
     opt = trainer.optimizer
-    mode = choose_mode(trainer.sparse_updates, opt, trainer.hyper, trainer.penalty)
+    mode = choose_mode(trainer.sparse_updates, opt, trainer.hyper, trainer.penalty,
+                       trainer.rows is linear_rows)
     epoch = make_sparse_epoch(sparse_rows_for(trainer.rows)[0], opt.rule, mode)
     p = pack(opt)
     buf = _buffers(trainer, X, y, sw, batch, opt.params, p.s)

@@ -71,10 +71,11 @@ _SPARSE_DOC = """sparse_updates : {"auto", "dense", "lazy"}, default "auto"
         step. "auto": plain SGD (``optimizer="sgd"`` without momentum, L2 and
         ``weight_decay`` only, no clipping) takes the scaling trick, which
         touches only the batch's columns and is exact; everything else is
-        "dense". "lazy": the scaling trick where it is exact, else the rule
-        on the batch's columns and the intercepts only, with their state
-        (torch ``SparseAdam`` semantics: not the dense rule; L1 then
-        shrinks only touched coefficients).
+        "dense". "lazy": the scaling trick where it is exact (plain SGD
+        with L1 on a one-output model: plus scikit-learn's cumulative L1
+        penalty, not exact), else the rule on the batch's columns and the
+        intercepts only, with their state (torch ``SparseAdam`` semantics:
+        not the dense rule; L1 then shrinks only touched coefficients).
     """
 
 _COMMON_DOC = (GDEstimator.__doc__.split("Common parameters")[1].split("Interrupts:")[0]
