@@ -286,3 +286,17 @@ def test_lazy_sgd_cumulative_l1():
     assert np.count_nonzero(model.coef_ == 0) > 0          # L1 makes exact zeros
     objective = model.loss_curve_[0]
     assert np.isfinite(objective)
+
+
+def test_saved_model_predicts_sparse(tmp_path):
+    X, y, _ = problem()
+    model = fastgd.LogisticRegression(optimizer="adam", sparse_updates="lazy", max_epochs=2,
+                                      tol=None, random_state=0).fit(X, y)
+    loaded = fastgd.load_model(fastgd.save_model(model, str(tmp_path / "m.npz")))
+    assert loaded.sparse_updates == "lazy"
+    np.testing.assert_array_equal(loaded.decision_function(X), model.decision_function(X))
+    a = fastgd.LogisticRegression(optimizer="adam", sparse_updates="lazy", max_epochs=2,
+                                  tol=None, random_state=0).fit(X, y)
+    a.partial_fit(X, y)
+    loaded.partial_fit(X, y)   # resumes with the saved optimizer state and generator
+    np.testing.assert_array_equal(loaded.coef_, a.coef_)

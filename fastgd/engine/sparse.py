@@ -42,6 +42,10 @@ How a batch's step is applied (``sparse_updates``):
     sign(w_j)); coordinates the batch does not touch keep their value and
     state, and every rule's step counter advances once per batch. Clipping
     by norm takes the norm of those coordinates. Any rule runs this way.
+    No closed-form catch-up of the skipped steps is attempted: under a
+    penalty an untouched coordinate's gradient is alpha_2 w_j, not 0, and
+    the steps of momentum, Adam (bias-corrected) or RMSprop over it do not
+    sum to a closed form; those rules are exact only with ``"dense"``.
 
 The epoch's loss is the same quantity as the dense epoch's: the mean over
 batches of (batch data loss + penalty at the batch's parameters); the
