@@ -300,3 +300,20 @@ def test_saved_model_predicts_sparse(tmp_path):
     a.partial_fit(X, y)
     loaded.partial_fit(X, y)   # resumes with the saved optimizer state and generator
     np.testing.assert_array_equal(loaded.coef_, a.coef_)
+
+
+@pytest.mark.parametrize("name", sorted(fastgd.OPTIMIZERS))
+def test_lazy_runs_every_rule(name):
+    # SparseAdam semantics for any rule: only the batch's coordinates and their state change
+    X, y, _ = problem()
+    keep = np.unique(X[:8].indices)
+    Xs = X[:8]
+    model = fastgd.LogisticRegression(optimizer=name, sparse_updates="lazy", batch_size=8,
+                                      max_epochs=1, tol=None, shuffle=False, lr=0.01)
+    model.fit(Xs, y[:8] if len(set(y[:8])) == 2 else np.r_[0, 1, y[2:8]])
+    untouched = np.setdiff1d(np.arange(X.shape[1]), keep)
+    assert np.all(model.coef_[0, untouched] == 0.0)
+    assert np.any(model.coef_[0, keep] != 0.0)
+    for value in model.optimizer_.state.values():
+        if isinstance(value, np.ndarray) and value.size == model.optimizer_.params.size:
+            assert np.all(value[untouched] == value[untouched][0]) or untouched.size == 0
