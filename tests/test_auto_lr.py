@@ -256,3 +256,15 @@ def test_minimize_refuses_bad_lr_strings_and_auto_with_a_line_search():
     with pytest.raises(ValueError, match="line_search"):
         fastgd.minimize(_quadratic(), np.ones(50), jac=True, method="gd", lr="auto",
                         line_search=True)
+
+
+def test_sparse_x_keeps_its_coordinates_and_gets_the_start_and_the_rate():
+    import scipy.sparse as sp
+    X, y = load_breast_cancer(return_X_y=True)
+    Xs = sp.csr_matrix(X / X.max(axis=0))
+    model = fastgd.LogisticRegression(lr="auto", optimizer="sgd", random_state=0).fit(Xs, y)
+    np.testing.assert_array_equal(model.x_scale_, 1.0)
+    np.testing.assert_array_equal(model.x_mean_, 0.0)
+    np.testing.assert_array_equal(model._data_params(), model.optimizer_.params)
+    assert model.score(Xs, y) > 0.9
+    assert model.optimizer_.lr > 0.01

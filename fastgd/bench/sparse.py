@@ -15,10 +15,25 @@ Against it:
   without the update rule: what the mini-batch engine will build on.
 
 It reports rows/s, and the fraction of the probe's speed each pass reaches.
-The default size (200,000 rows) keeps the section under a minute on 2
+
+Then whole fits (:func:`fit_rows`), the issue's benchmark: logistic
+regression, batch 256, five epochs, L2 ``ALPHA``, side by side in one run:
+``fastgd.LogisticRegression(optimizer="sgd")`` (the exact lazy SGD of
+:mod:`fastgd.engine.sparse`), scikit-learn's ``SGDClassifier(loss="log_loss")``
+(one row a step, its default "optimal" rate), and, where installed, Snap
+ML's ``LogisticRegression(n_jobs=2)`` and Vowpal Wabbit (five passes from
+its cache file). Each row reports rows/s, the objective
+(1/n) sum log(1 + e^-y z) + ALPHA/2 ||w||^2 of the fitted coefficients,
+evaluated the same way for all, and the growth of resident memory during
+the fit (sampled every 2 ms) against the CSR's size.
+
+The default size (200,000 rows) keeps the section within a few minutes on 2
 cores, compilation included; ``sparse_rows(n=1_000_000)`` is the full size.
 """
 
+import os
+import tempfile
+import threading
 import time
 
 import numpy as np
@@ -33,6 +48,9 @@ N, D, NNZ_PER_ROW = 1_000_000, 262_144, 40
 DEFAULT_N = 200_000
 BATCH = 256
 PROBE_PARTS = 64
+EPOCHS = 5
+ALPHA = 1e-6
+FASTGD_LR = 8.0  # batch 256 averages the gradient: one-hot columns need a large rate
 
 
 def click_log(n=N, d=D, nnz_per_row=NNZ_PER_ROW, seed=0, dtype=np.float32, zipf=1.1,
@@ -194,4 +212,172 @@ def sparse_rows(n=DEFAULT_N, d=D, repeat=5):
                     "fastgd (serial)", t_b,
                     f"{n / t_b / 1e6:.1f} M rows/s; no update (the engine's part), one thread"))
     rows.append(Row("sparse", f"click_log({n:,}) generated", "numpy", t_gen))
+    rows.extend(fit_rows(n, d, data=data))
+    return rows
+
+
+def objective(coef, intercept, X, y, alpha=ALPHA):
+    """(1/n) sum_i log(1 + exp(-s_i z_i)) + alpha/2 ||coef||^2, s_i = 2 y_i - 1, in float64."""
+    coef = np.asarray(coef, dtype=np.float64).ravel()
+    z = X @ coef + float(intercept)
+    s = 2.0 * np.asarray(y, dtype=np.float64) - 1.0
+    return float(np.mean(np.logaddexp(0.0, -s * z)) + 0.5 * alpha * coef @ coef)
+
+
+def _rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def rss_growth(fn):
+    """(result of fn(), seconds, the peak growth of resident memory during it in bytes)."""
+    before = _rss()
+    peak = [before]
+    done = threading.Event()
+
+    def sample():
+        while not done.wait(0.002):
+            peak[0] = max(peak[0], _rss())
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    t0 = time.perf_counter()
+    try:
+        out = fn()
+    finally:
+        seconds = time.perf_counter() - t0
+        done.set()
+        thread.join()
+    peak[0] = max(peak[0], _rss())
+    return out, seconds, peak[0] - before
+
+
+#: fastgd's settings in the fits: (row name, LogisticRegression arguments)
+FASTGD_FITS = (
+    ("fastgd sgd lr 8 (exact lazy SGD)", dict(optimizer="sgd", lr=FASTGD_LR)),
+    ("fastgd adagrad lr 0.3, sparse_updates='lazy'",
+     dict(optimizer="adagrad", lr=0.3, sparse_updates="lazy")),
+)
+
+
+def _fastgd_fit(X, y, **settings):
+    import fastgd
+    model = fastgd.LogisticRegression(batch_size=BATCH, max_epochs=EPOCHS, tol=None, alpha=ALPHA,
+                                      random_state=0, **settings)
+    model.fit(X, y)
+    return model.coef_, model.intercept_[0]
+
+
+def _sklearn_fit(X, y):
+    from sklearn.linear_model import SGDClassifier
+    model = SGDClassifier(loss="log_loss", alpha=ALPHA, max_iter=EPOCHS, tol=None,
+                          random_state=0)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, y)
+    return model.coef_, model.intercept_[0]
+
+
+def _snapml_fit(X, y):
+    import snapml
+    # snapml's objective is the sum of the losses + regularizer/2 ||w||^2: regularizer = n alpha
+    model = snapml.LogisticRegression(max_iter=EPOCHS, regularizer=ALPHA * X.shape[0], n_jobs=2,
+                                      fit_intercept=True, tol=0.0)
+    import scipy.sparse as sp
+    model.fit(sp.csr_matrix(X), y)  # the same arrays, as the matrix type it takes
+    return model.coef_, np.ravel(model.intercept_)[0]
+
+
+def _vw_lines(X, y):
+    # VW text: label, then "|f index:value ..." per row
+    indptr, indices, data = X.indptr, X.indices, X.data
+    for i in range(X.shape[0]):
+        a, b = indptr[i], indptr[i + 1]
+        feats = " ".join(f"{j}:{v:g}" for j, v in zip(indices[a:b], data[a:b]))
+        yield f"{1 if y[i] > 0 else -1} |f {feats}\n"
+
+
+def _vw_fit(X, y, folder):
+    """Five passes from VW's cache (written by a first, untimed pass); objective from its
+    predictions on the training rows."""
+    from vowpalwabbit import Workspace
+    text = os.path.join(folder, "train.vw")
+    cache = os.path.join(folder, "train.cache")
+    with open(text, "w") as f:
+        f.writelines(_vw_lines(X, y))
+    bits = int(np.ceil(np.log2(X.shape[1]))) + 1
+    common = f"--loss_function logistic -b {bits} --l2 {ALPHA} --quiet --noconstant"
+    Workspace(f"{common} -d {text} --cache_file {cache} -k").finish()  # writes the cache
+
+    def fit():
+        vw = Workspace(f"{common} --cache_file {cache} --passes {EPOCHS} --holdout_off "
+                       f"-f {folder}/model.vw")
+        vw.finish()
+
+    return fit, text
+
+
+def _vw_objective(folder, text, y):
+    from vowpalwabbit import Workspace
+    vw = Workspace(f"-i {folder}/model.vw -t --quiet")
+    z = []
+    with open(text) as f:
+        for line in f:
+            z.append(vw.predict(line))
+    vw.finish()
+    z = np.asarray(z, dtype=np.float64)
+    s = 2.0 * np.asarray(y, dtype=np.float64) - 1.0
+    return float(np.mean(np.logaddexp(0.0, -s * z)))
+
+
+def fit_rows(n=DEFAULT_N, d=D, data=None, peers=("sklearn", "snapml", "vowpalwabbit")):
+    """The fits' rows (see the module docstring) on the click log of n rows.
+
+    A peer's ratio is its time over that of the fastest fastgd fit that
+    reached an objective no worse than the peer's (else the first fastgd fit).
+    """
+    X, y = click_log(n, d) if data is None else data
+    C_bytes = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+    shape = f"{n:,} x {d:,} f32 CSR, {NNZ_PER_ROW}/row"
+    task = f"LogisticRegression fit, batch {BATCH}, {EPOCHS} epochs, {shape}"
+    rows = []
+    ours = []
+
+    def row(impl, seconds, value, grown, what="", peer=True):
+        ratio = float("nan")
+        if peer:
+            good = [t for t, v in ours if v <= value + 1e-6]
+            ratio = seconds / (min(good) if good else ours[0][0])
+        rows.append(Row("sparse", task, impl, seconds,
+                        f"{n * EPOCHS / seconds / 1e6:.2f} M rows/s, objective {value:.5f}, "
+                        f"RSS +{grown / 2**20:.0f} MB ({grown / C_bytes:.0%} of the CSR's "
+                        f"{C_bytes / 2**20:.0f} MB){what}", ratio=ratio))
+
+    for name, settings in FASTGD_FITS:
+        _fastgd_fit(X[:BATCH * 2], y[:BATCH * 2], **settings)  # compile (or load) off the clock
+        (coef, b), t, grown = rss_growth(lambda: _fastgd_fit(X, y, **settings))
+        value = objective(coef, b, X, y)
+        row(name, t, value, grown, peer=False)
+        ours.append((t, value))
+    if "sklearn" in peers:
+        (coef, b), t, grown = rss_growth(lambda: _sklearn_fit(X, y))
+        row("scikit-learn SGDClassifier", t, objective(coef, b, X, y), grown)
+    if "snapml" in peers:
+        try:
+            (coef, b), t, grown = rss_growth(lambda: _snapml_fit(X, y))
+            row("snapml LogisticRegression (n_jobs=2)", t, objective(coef, b, X, y), grown)
+        except ImportError:
+            pass
+    if "vowpalwabbit" in peers:
+        try:
+            import vowpalwabbit  # noqa: F401
+        except ImportError:
+            return rows
+        with tempfile.TemporaryDirectory() as folder:
+            fit, text = _vw_fit(X, y, folder)
+            _, t, grown = rss_growth(fit)
+            value = _vw_objective(folder, text, y)
+            row("vowpalwabbit (5 passes, cache)", t, value, grown,
+                " (objective without the L2 term)")
     return rows

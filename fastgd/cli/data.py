@@ -9,6 +9,11 @@
   first or the last column, the features are a view of the memory map and
   fastgd's estimators stream it block by block. A target in between needs a
   copy of the features in memory (:attr:`Table.note` says so).
+* svmlight / libsvm (``.svm``, ``.svmlight``, ``.libsvm``, or ``--format
+  svmlight``): ``label index:value ...`` lines, read by scikit-learn's
+  ``load_svmlight_file`` into a ``scipy.sparse`` CSR matrix (never
+  densified: fastgd's linear models train on it as it is); the label is
+  the target, and features are numbered as the file numbers them.
 
 Every problem is reported as a :class:`DataError` whose message is one line
 naming the file, and where it applies the line and the column.
@@ -22,6 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 CSV_SUFFIXES = {".csv": ",", ".txt": ",", ".tsv": "\t"}
+SVMLIGHT_SUFFIXES = (".svm", ".svmlight", ".libsvm")
+FORMATS = ("auto", "csv", "npy", "svmlight")
 
 
 class DataError(ValueError):
@@ -36,9 +43,10 @@ class Table:
     y: np.ndarray = None
     feature_names: list = field(default_factory=list)   # CSV: names; .npy: "column i"
     target: object = None                               # CSV: name; .npy: index
-    kind: str = "csv"                                   # "csv" or "npy"
+    kind: str = "csv"                                   # "csv", "npy" or "svmlight"
     n_columns: int = 0
     note: str = ""
+    zero_based: bool = None                             # svmlight: how the file numbers features
 
 
 def _check_file(path):
@@ -50,15 +58,22 @@ def _check_file(path):
         raise DataError(f"{path}: permission denied")
 
 
-def file_kind(path):
-    """"csv" or "npy" from the suffix, or DataError."""
+def file_kind(path, fmt="auto"):
+    """"csv", "npy" or "svmlight": ``fmt`` unless "auto", else from the suffix; or DataError."""
+    if fmt not in FORMATS:
+        raise DataError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
+    if fmt != "auto":
+        return fmt
     suffix = os.path.splitext(path)[1].lower()
     if suffix == ".npy":
         return "npy"
     if suffix in CSV_SUFFIXES:
         return "csv"
+    if suffix in SVMLIGHT_SUFFIXES:
+        return "svmlight"
     raise DataError(f"{path}: unsupported file type {suffix or '(no suffix)'!r}: "
-                    f"give a .csv file with a header row, or a .npy array")
+                    f"give a .csv file with a header row, a .npy array, or an svmlight file "
+                    f"(.svm, .svmlight, .libsvm; or --format svmlight)")
 
 
 def _short_list(names, limit=8):
@@ -265,11 +280,49 @@ def read_npy(path, target=None, n_features=None, dtype=None):
     return Table(X, y, names, t, "npy", c, note)
 
 
-def read_table(path, target=None, dtype=None, features=None, n_features=None):
-    """Read a CSV or .npy file (by suffix) into a :class:`Table`; DataError on any problem."""
+def read_svmlight(path, dtype=None, n_features=None, zero_based=None):
+    """An svmlight/libsvm file as a Table: X a scipy.sparse CSR matrix, y the labels.
+
+    Read by ``sklearn.datasets.load_svmlight_file``. ``zero_based`` None
+    (fit): the file's numbering is guessed as scikit-learn does, one-based
+    (libsvm's convention) unless some index is 0, and recorded in
+    :attr:`Table.zero_based`; ``predict`` passes the model's, so a file
+    whose smallest index happens to be 1 is not shifted. ``n_features``:
+    the model's; a file naming a larger index is refused.
+    """
+    from sklearn.datasets import load_svmlight_file
+    if n_features is not None and zero_based is False:
+        n_features += 1                      # column 0 of a one-based file, dropped below
+    try:
+        X, y = load_svmlight_file(path, n_features=n_features, dtype=dtype or np.float64,
+                                  zero_based=True)
+    except (ValueError, RuntimeError, UnicodeDecodeError) as exc:
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        raise DataError(f"{path}: not a valid svmlight/libsvm file ({text})") from None
+    if X.shape[0] < 1:
+        raise DataError(f"{path}: no rows")
+    if zero_based is None:
+        zero_based = bool(X.nnz == 0 or X.indices.min() == 0)
+    if not zero_based:
+        if X.nnz and X.indices.min() == 0:
+            raise DataError(f"{path}: feature index 0 in a file of the model's one-based numbering")
+        import scipy.sparse as sp
+        X.indices -= 1                       # the reader's own arrays: no copy
+        X = sp.csr_matrix((X.data, X.indices, X.indptr), shape=(X.shape[0], X.shape[1] - 1))
+    if X.shape[1] < 1:
+        raise DataError(f"{path}: no features")
+    return Table(X, y, [], "label", "svmlight", X.shape[1], zero_based=zero_based)
+
+
+def read_table(path, target=None, dtype=None, features=None, n_features=None, fmt="auto",
+               zero_based=None):
+    """Read a CSV, .npy or svmlight file (by suffix, or ``fmt``) into a :class:`Table`;
+    DataError on any problem."""
     path = os.fspath(path)
-    kind = file_kind(path)
+    kind = file_kind(path, fmt)
     _check_file(path)
+    if kind == "svmlight":
+        return read_svmlight(path, dtype, n_features, zero_based)
     if kind == "npy":
         return read_npy(path, target, n_features=n_features, dtype=dtype)
     try:
@@ -278,4 +331,5 @@ def read_table(path, target=None, dtype=None, features=None, n_features=None):
         raise DataError(f"{path}: not a text file (cannot decode it as UTF-8)") from None
 
 
-__all__ = ["DataError", "Table", "read_table", "read_csv", "read_npy", "file_kind"]
+__all__ = ["DataError", "Table", "read_table", "read_csv", "read_npy", "read_svmlight",
+           "file_kind"]

@@ -19,7 +19,7 @@ import warnings
 
 import numpy as np
 
-from .data import DataError, read_table
+from .data import DataError, file_kind, read_table
 from .errors import MODELS, CLIError, one_line
 from ..engine.trainer import compile_messages
 from ..models.persist import ModelFileError, load_model, read_metadata, save_model
@@ -106,7 +106,10 @@ def read_training_data(args, out=print):
     dtype = None if args.dtype == "auto" else np.dtype(args.dtype)
     t0 = time.perf_counter()
     try:
-        table = read_table(args.data, target=args.target, dtype=dtype)
+        fmt = getattr(args, "format", "auto")
+        if args.target is None and file_kind(args.data, fmt) != "svmlight":
+            raise CLIError("--target is required (the target column) for CSV and .npy files")
+        table = read_table(args.data, target=args.target, dtype=dtype, fmt=fmt)
     except DataError as exc:
         raise CLIError(str(exc)) from None
     kind = "memory-mapped " if isinstance(table.X, np.memmap) or _is_mapped(table.X) else ""
@@ -179,6 +182,8 @@ def run_fit(args, out=print):
     path = args.out or default_model_path(args.data, args.model)
     meta = {"kind": table.kind, "features": table.feature_names, "target": _plain(table.target),
             "n_columns": table.n_columns, "classifier": classifier}
+    if table.kind == "svmlight":
+        meta["zero_based"] = table.zero_based
     try:
         save_model(est, path, metadata=meta)
     except OSError as exc:
@@ -256,7 +261,11 @@ def run_predict(args, out=print):
         raise CLIError(f"{args.model}: not enough memory to load this model") from None
     kind = meta.get("kind")
     try:
-        if kind == "csv" and os.path.splitext(args.data)[1].lower() != ".npy":
+        fmt = getattr(args, "format", "auto")
+        if kind == "svmlight" or file_kind(args.data, fmt) == "svmlight":
+            table = read_table(args.data, n_features=model.n_features_in_, fmt="svmlight",
+                               zero_based=meta.get("zero_based"))
+        elif kind == "csv" and os.path.splitext(args.data)[1].lower() != ".npy":
             table = read_table(args.data, features=meta["features"])
         else:
             target = meta.get("target") if kind == "npy" else None
@@ -295,6 +304,9 @@ def _checked_metadata(meta, model, path):
     if kind is None:
         return {}
     features, target = meta.get("features"), meta.get("target")
+    if kind == "svmlight" and features == [] and target == "label" \
+            and isinstance(meta.get("zero_based"), bool):
+        return meta
     ok = kind in ("csv", "npy") and isinstance(features, list) \
         and len(features) == model.n_features_in_ and all(isinstance(f, str) for f in features)
     if kind == "csv":

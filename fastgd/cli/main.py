@@ -14,6 +14,7 @@ import argparse
 import os
 import sys
 
+from .data import FORMATS
 from .errors import MODELS, CLIError, one_line
 
 EPILOG = """\
@@ -137,12 +138,18 @@ def build_parser():
         "fit", help="fit a model on a CSV or .npy file and save it",
         description="Fit a fastgd estimator on DATA: a CSV with a header row (the target is a "
                     "column name; every other column is a numeric feature) or a 2-D .npy array "
-                    "(the target is a column index; the file is memory-mapped). Prints one line "
+                    "(the target is a column index; the file is memory-mapped), or an svmlight/"
+                    "libsvm file (.svm, .svmlight, .libsvm; the label is the target; read as a "
+                    "sparse matrix, never densified). Prints one line "
                     "per epoch and the final metrics, and saves the model (.npz) for "
                     "`fastgd predict`.")
-    fit.add_argument("data", metavar="DATA", help="a .csv (header row) or .npy file")
-    fit.add_argument("--target", required=True, metavar="COLUMN",
-                     help="the target column: a name (CSV) or an index such as 0 or -1 (.npy)")
+    fit.add_argument("data", metavar="DATA",
+                     help="a .csv (header row), .npy or svmlight (.svm) file")
+    fit.add_argument("--target", metavar="COLUMN",
+                     help="the target column: a name (CSV) or an index such as 0 or -1 (.npy); "
+                          "required for those, not for svmlight files (the label)")
+    fit.add_argument("--format", choices=FORMATS, default="auto",
+                     help="the file's format (default: from the suffix)")
     fit.add_argument("--model", required=True, choices=_model_choices(), metavar="MODEL",
                      help="logistic, linear, svm (linear SVM), or mlp (classifier for labels or "
                           "few integer values, else regressor; or say mlp-classifier/mlp-regressor)")
@@ -172,7 +179,9 @@ def build_parser():
                     "kind of file as for fitting; the target column may be present or not). "
                     "Writes CSV to stdout, or to --out (.csv, or .npy for an array).")
     predict.add_argument("model", metavar="MODEL", help="a model file written by fastgd fit")
-    predict.add_argument("data", metavar="DATA", help="a .csv or .npy file")
+    predict.add_argument("data", metavar="DATA", help="a .csv, .npy or svmlight (.svm) file")
+    predict.add_argument("--format", choices=FORMATS, default="auto",
+                         help="the file's format (default: from the suffix)")
     predict.add_argument("--out", metavar="FILE", help="write here instead of stdout (.csv or .npy)")
     predict.add_argument("--proba", action="store_true",
                          help="class probabilities instead of labels (logistic, mlp classifiers)")

@@ -11,6 +11,7 @@
   one per objective and update rule.
 * :mod:`fastgd.engine.step`: an optimizer as the compiled epoch takes it.
 * :mod:`fastgd.engine.data`: shuffle modes and streaming of large data.
+* :mod:`fastgd.engine.sparse`: epochs over a CSR X (gathered batches, lazy updates).
 
 Determinism: same seed, same data, same settings => the same parameters bit
 for bit, independent of the number of threads.

@@ -10,6 +10,8 @@ import numpy as np
 from numba import get_num_threads
 
 from ..losses._rows import linear_penalty, sums_kernel
+from ..sparse import CSR
+from . import sparse
 from ._threads import guard
 from .data import (DEFAULT_BLOCK_BYTES, BlockFill, FillAhead, PageReleaser, SHUFFLE_MODES,
                    block_rows_for, gather_rows, is_direct, iter_blocks, row_order)
@@ -87,6 +89,8 @@ class Trainer:
         on all but the last ``hyper[2]`` entries).
     block_bytes : size of the blocks data are streamed in when it is not a
         plain in-memory C-contiguous array.
+    sparse_updates : "auto", "dense" or "lazy": how a mini-batch step is applied
+        when X is a :data:`fastgd.sparse.CSR` (see :mod:`fastgd.engine.sparse`).
 
     Each call of :meth:`run_epoch` is atomic: it completes, or (on
     KeyboardInterrupt, divergence or any error) puts the parameters and the
@@ -97,7 +101,7 @@ class Trainer:
     """
 
     def __init__(self, rows, hyper, optimizer, batch_size=None, shuffle="full", rng=None,
-                 penalty=linear_penalty, block_bytes=DEFAULT_BLOCK_BYTES):
+                 penalty=linear_penalty, block_bytes=DEFAULT_BLOCK_BYTES, sparse_updates="auto"):
         if shuffle not in SHUFFLE_MODES:
             raise ValueError(f"shuffle must be one of {SHUFFLE_MODES}, got {shuffle!r}")
         self.rows = rows
@@ -108,6 +112,7 @@ class Trainer:
         self.shuffle = shuffle
         self.rng = np.random.default_rng() if rng is None else rng
         self.block_bytes = block_bytes
+        self.sparse_updates = sparse_updates
         self.on_compile = None
         self._buffers = {}
         self._warm = set()
@@ -137,7 +142,9 @@ class Trainer:
         """One pass over the rows ``rows`` (sorted int64 indices; None: all) of X.
 
         ``y`` and ``sw`` are in-memory C-contiguous arrays of X's dtype
-        (``sw`` empty for unit weights). Returns an :class:`EpochResult`;
+        (``sw`` empty for unit weights). X may be a :data:`fastgd.sparse.CSR`
+        (validated: :func:`fastgd.sparse.as_csr`): :mod:`fastgd.engine.sparse`
+        runs it. Returns an :class:`EpochResult`;
         raises :class:`DivergenceError` (parameters restored) when the loss or
         the parameters stop being finite.
         """
@@ -164,6 +171,8 @@ class Trainer:
         is called with a message before anything is compiled or loaded, and
         again after (else the function given to :func:`compile_messages`).
         """
+        if isinstance(X, CSR):
+            return sparse.warm_up(self, X, y, sw, rows)
         opt = self.optimizer
         m = X.shape[0] if rows is None else rows.size
         batch = max(1, m if self.batch_size is None else min(self.batch_size, m))
@@ -213,6 +222,8 @@ class Trainer:
         return buf
 
     def _run(self, X, y, sw, rows):
+        if isinstance(X, CSR):
+            return sparse.run(self, X, y, sw, rows)
         n, d = X.shape
         m = n if rows is None else rows.size
         opt = self.optimizer
@@ -331,6 +342,11 @@ class Trainer:
         for _, xb, yb, sb in self._filled_blocks(X, y, sw, order, block_rows):
             with guard():
                 loss_sum += sums(opt.params, xb, yb, sb, self.hyper, g64)
+        return self._full_batch_step(g64, loss_sum, m)
+
+    def _full_batch_step(self, g64, loss_sum, m):
+        # the data gradient summed over m rows -> the mean, plus the penalty; one step
+        opt = self.optimizer
         g64 *= 1.0 / m
         with guard():
             loss = loss_sum / m + self.penalty(opt.params, self.hyper, g64)

@@ -21,7 +21,9 @@ which ``as_csr`` allows by checking that none is negative.
   engine needs on its own);
 * :func:`csr_linear_rows` (squared, Huber, logistic, hinge: the per-row
   losses of :func:`fastgd.losses.linear.pointwise_block`) and
-  :func:`csr_softmax_rows` (:func:`fastgd.losses.softmax.softmax_terms`);
+  :func:`csr_softmax_rows` (:func:`fastgd.losses.softmax.softmax_terms`),
+  and the same at coefficients ``a * w`` (``*_rows_at``, for the scaling
+  trick of :mod:`fastgd.engine.sparse`);
 * :data:`csr_linear_kernel` and :data:`csr_softmax_kernel`: the parallel
   loss kernels, ``kernel(w, X, y, sw, hyper, grad) -> loss``, built by
   :func:`fastgd.losses.objective_kernel` with :data:`CSR_LAYOUT`.
@@ -59,13 +61,20 @@ def csr_logits(X, lo, m, w, b, z):
     X's dtype (w has X's dtype and at least X.n_cols entries), then b is
     added in float64. An empty row gives b.
     """
+    csr_scaled_logits(X, lo, m, w, 1.0, b, z)
+
+
+@jit
+def csr_scaled_logits(X, lo, m, w, a, b, z):
+    """z[k] = a (x . w) + b: :func:`csr_logits` for coefficients a * w (a float64; a = 1 gives
+    csr_logits' bits)."""
     data, indices, indptr = X.data, X.indices, X.indptr
     zero = cast_like(0.0, data)
     for k in range(m):
-        a = zero
+        acc = zero
         for p in range(np.uint64(indptr[lo + k]), np.uint64(indptr[lo + k + 1])):
-            a += data[p] * w[np.uint64(indices[p])]
-        z[k] = np.float64(a) + b
+            acc += data[p] * w[np.uint64(indices[p])]
+        z[k] = a * np.float64(acc) + b
 
 
 @jit
@@ -95,6 +104,17 @@ def csr_linear_rows(w, X, y, sw, hyper, g):
     (:func:`fastgd.losses.linear.pointwise_block`, float64) and the scatter
     of the gradient terms (:func:`csr_scatter`).
     """
+    return csr_linear_rows_at(w, 1.0, X, y, sw, hyper, g)
+
+
+@jit
+def csr_linear_rows_at(w, a, X, y, sw, hyper, g):
+    """:func:`csr_linear_rows` at the coefficients a * w[:d] (the intercept w[d] as it is).
+
+    The gradient added to g is the one with respect to the coefficients
+    themselves (a * w), not w. The scaling trick of the sparse engine
+    (:mod:`fastgd.engine.sparse`) keeps the coefficients in this form.
+    """
     n = csr_n_rows(X)
     d = X.n_cols
     kind = int(hyper[KIND])
@@ -107,7 +127,7 @@ def csr_linear_rows(w, X, y, sw, hyper, g):
     total = 0.0
     for lo in range(0, n, BLOCK):
         m = min(n - lo, BLOCK)
-        csr_logits(X, lo, m, w, b, z)
+        csr_scaled_logits(X, lo, m, w, a, b, z)
         pointwise_block(kind, z, y, sw, lo, m, param, lv, dzv)
         for k in range(m):
             total += lv[k]
@@ -127,6 +147,12 @@ def csr_softmax_rows(w, X, y, sw, hyper, g):
     (:func:`fastgd.losses.softmax.softmax_terms`), then the scatter of each
     class's terms into its block of g (:func:`csr_scatter`).
     """
+    return csr_softmax_rows_at(w, 1.0, X, y, sw, hyper, g)
+
+
+@jit
+def csr_softmax_rows_at(w, a, X, y, sw, hyper, g):
+    """:func:`csr_softmax_rows` at the coefficients a * W (the intercepts as they are)."""
     n = csr_n_rows(X)
     d = X.n_cols
     n_classes = int(hyper[EXTRA])
@@ -140,7 +166,7 @@ def csr_softmax_rows(w, X, y, sw, hyper, g):
         m = min(n - lo, BLOCK)
         for c in range(n_classes):
             b = np.float64(w[n_coef + c]) if fit_intercept else 0.0
-            csr_logits(X, lo, m, w[c * d:(c + 1) * d], b, Z[c])
+            csr_scaled_logits(X, lo, m, w[c * d:(c + 1) * d], a, b, Z[c])
         for k in range(m):
             for c in range(n_classes):
                 z[c] = Z[c, k]

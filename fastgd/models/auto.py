@@ -12,7 +12,7 @@ problem diverges or crawls on the next. ``lr="auto"`` removes both:
    penalty is on them, so the optimum is exactly the unstandardized
    problem's: only the path to it changes. The statistics are kept
    (``x_mean_``, ``x_scale_``) so that ``partial_fit`` continues in the
-   same coordinates.
+   same coordinates. Sparse X keeps its coordinates (see :func:`statistics`).
 2. **The intercept starts at the best constant** (the weighted mean of y for
    the regression losses, the log-odds of the class frequencies for the
    logistic and softmax losses, log of the mean count for Poisson), so the
@@ -131,8 +131,20 @@ def target_scale(y_enc, sw, regressor):
 
 
 def statistics(X, fit_intercept):
-    """(mu, s) of the standardized coordinates: centred only with an intercept and dense X."""
-    return feature_statistics(X, center=bool(fit_intercept) and not hasattr(X, "tocsr"))
+    """(mu, s) of the standardized coordinates: centred only with an intercept.
+
+    Sparse X keeps its own coordinates (mu = 0, s = 1: centring would fill it
+    in, and the sparse kernels do not read s); the start and the rate still
+    apply.
+    """
+    if hasattr(X, "tocsr"):
+        return np.zeros(X.shape[1]), np.ones(X.shape[1])
+    return feature_statistics(X, center=bool(fit_intercept))
+
+
+def is_identity(mu, s):
+    """True when (mu, s) leave X as it is (no standardized objective is needed)."""
+    return mu is None or (not np.any(mu) and bool(np.all(s == 1.0)))
 
 
 __all__ = ["CURVATURE", "REGRESSION", "best_constant", "curvature_rate", "target_scale", "statistics",

@@ -32,7 +32,11 @@ step counter, the optimizer state and the schedule position between calls.
 Large data: float32 stays float32 (no upcast copy). A ``numpy.memmap`` X is
 never loaded whole: it is validated, trained on and predicted from block by
 block (see :mod:`fastgd.engine.data`); with ``shuffle=True`` it is shuffled
-by blocks. The caller's arrays are never written to.
+by blocks. A ``scipy.sparse`` X (models with ``_accepts_sparse``: the linear
+ones) is validated by :func:`fastgd.sparse.as_csr`, used as it is when it is
+CSR and converted once otherwise, never densified; its epochs run in
+:mod:`fastgd.engine.sparse`, early stopping's validation rows are a CSR copy
+of those rows. The caller's arrays are never written to.
 """
 
 import copy
@@ -54,6 +58,7 @@ from ..losses import linear_penalty
 from ..losses.standardize import from_data_units, standardized, standardized_hyper, to_data_units
 from ..optim import OPTIMIZERS
 from ..schedules import Schedule, as_schedule, schedule_config
+from ..sparse import CSR, as_csr, is_sparse
 from . import auto
 
 FLOATS = [np.float64, np.float32]
@@ -172,7 +177,7 @@ class GDEstimator(BaseEstimator):
         the parameters of the best epoch.
     validation_fraction : float, default 0.1
     shuffle : bool or {"none", "full", "blocks"}, default True
-        True means "full" for in-memory data and "blocks" for memmaps.
+        True means "full" for in-memory data (dense or sparse) and "blocks" for memmaps.
     random_state : None, int or RandomState
     warm_start : bool, default False
         Start ``fit`` from the current coefficients (with a fresh optimizer).
@@ -292,6 +297,8 @@ class GDEstimator(BaseEstimator):
         ``finite=False`` skips the scan for NaN and inf: for training models
         whose epoch finds them itself (``_finite_in_pass``).
         """
+        if is_sparse(X):
+            return self._validate_sparse(X, reset)
         if is_memmap(X):
             if X.dtype not in (np.float32, np.float64):
                 raise TypeError(f"a memmap X must be float32 or float64 (converting it would load "
@@ -303,22 +310,47 @@ class GDEstimator(BaseEstimator):
                                  f"1 feature are required")
             if finite and not all_finite_rows(X):
                 raise ValueError("Input X contains NaN or infinity.")
-            if reset:
-                self.__dict__.pop("feature_names_in_", None)
-                self.n_features_in_ = X.shape[1]
-            elif X.shape[1] != self.n_features_in_:
-                raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
-                                 f"expecting {self.n_features_in_} features as input.")
-            return X
+            return self._check_n_features(X, reset)
         return validate_data(self, X, reset=reset, dtype=FLOATS, order=None, copy=False,
                              accept_sparse=False, ensure_all_finite=finite)
+
+    def _validate_sparse(self, X, reset):
+        """A scipy.sparse X, validated by :func:`fastgd.sparse.as_csr`, as a CSR scipy object.
+
+        A CSR matrix or array with float32/float64 data and int32/int64
+        indices comes back as it is (no copy); other formats are converted
+        once. Only models whose objective takes a CSR accept one.
+        """
+        if not self._accepts_sparse:
+            raise TypeError(f"{type(self).__name__} takes a dense X only; got a sparse "
+                            f"{type(X).__name__}: pass X.toarray() if it fits in memory")
+        C = as_csr(X)
+        if not (X.format == "csr" and C.data is X.data and C.indices is X.indices
+                and C.indptr is X.indptr):
+            import scipy.sparse as sp
+            X = sp.csr_matrix((C.data, C.indices, C.indptr), shape=X.shape, copy=False)
+        return self._check_n_features(X, reset)
+
+    def _check_n_features(self, X, reset):
+        """Record n_features_in_ (reset) or check X against it, for X scikit-learn does not
+        validate (memmaps, sparse); returns X."""
+        if reset:
+            self.__dict__.pop("feature_names_in_", None)
+            self.n_features_in_ = X.shape[1]
+        elif X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                             f"expecting {self.n_features_in_} features as input.")
+        return X
+
+    #: True for models whose objective has a CSR kernel (the linear models)
+    _accepts_sparse = False
 
     def _validate_Xy(self, X, y, sample_weight, reset):
         if y is None:
             raise ValueError(f"This {type(self).__name__} estimator requires y to be passed, "
                              f"but the target y is None.")
         finite = not self._finite_in_pass
-        if is_memmap(X):
+        if is_memmap(X) or is_sparse(X):
             X = self._validate_X(X, reset, finite)
             y = column_or_1d(np.asarray(y), warn=True)
             check_consistent_length(X, y)
@@ -402,7 +434,7 @@ class GDEstimator(BaseEstimator):
         except DivergenceError:
             # NaN or inf in X shows as a non-finite loss in the first epoch (see
             # _finite_in_pass): then it is bad input, and the estimator is put back
-            if self._finite_in_pass and not all_finite_rows(X):
+            if self._finite_in_pass and not is_sparse(X) and not all_finite_rows(X):
                 self.__dict__.clear()
                 self.__dict__.update(before)
                 raise ValueError("Input X contains NaN or infinity.") from None
@@ -464,6 +496,8 @@ class GDEstimator(BaseEstimator):
 
     def _shuffle_mode(self, params, X):
         mode = params["shuffle"]
+        if mode == "auto" and is_sparse(X):
+            return "full"
         if mode == "auto":
             return "blocks" if is_memmap(X) else "full"
         return mode
@@ -478,7 +512,7 @@ class GDEstimator(BaseEstimator):
         """(rows, hyper, penalty) the epochs minimise over the optimizer's parameters:
         the model's own, or its standardized form after ``lr="auto"``."""
         rows, hyper = self._hyper(params, n_outputs)
-        if self.x_scale_ is None:
+        if auto.is_identity(self.x_mean_, self.x_scale_):
             return rows, hyper, self._penalty
         layout = self._auto_layout(self.n_features_in_, n_outputs)
         rows, penalty = standardized(rows, self._penalty)
@@ -526,7 +560,7 @@ class GDEstimator(BaseEstimator):
     def _data_params(self):
         """The optimizer's parameter vector in the data's units (a copy after ``lr="auto"``)."""
         w = self._optimizer.params
-        if getattr(self, "x_scale_", None) is None:
+        if auto.is_identity(getattr(self, "x_mean_", None), getattr(self, "x_scale_", None)):
             return w
         layout = self._auto_layout(self.n_features_in_, self._n_outputs())
         out = np.empty_like(w)
@@ -564,15 +598,17 @@ class GDEstimator(BaseEstimator):
         rows, hyper, penalty = self._training_objective(params, n_outputs)
         shuffle = self._shuffle_mode(params, X)
         trainer = Trainer(rows, hyper, self._optimizer, params["batch_size"], shuffle, self._rng,
-                          penalty=penalty)
+                          penalty=penalty,
+                          sparse_updates=getattr(self, "sparse_updates", "auto"))
         if params["verbose"]:
             trainer.on_compile = lambda message: print(message, flush=True)
         early = params["early_stopping"] and not incremental
         train_rows = validate = None
         if early:
             train_rows, val = self._split(X, y_enc, params)
-            X_val, y_val = np.take(X, val, axis=0), y[val]
-            if not np.isfinite(X_val).all():  # rows the epochs never see
+            X_val = X[val] if is_sparse(X) else np.take(X, val, axis=0)
+            y_val = y[val]
+            if not is_sparse(X) and not np.isfinite(X_val).all():  # rows the epochs never see
                 raise DivergenceError("the validation rows of X hold NaN or inf")
             sw_val = None if sw is None else sw[val]
 
@@ -582,8 +618,10 @@ class GDEstimator(BaseEstimator):
                 self.best_validation_score_ = max(score, self.best_validation_score_ or -np.inf)
                 return score
 
+        X_train = CSR(X.data, X.indices, X.indptr, X.shape[1]) if is_sparse(X) else X
+
         def run_one():
-            result = trainer.run_epoch(X, y_enc, sw_arr, train_rows)
+            result = trainer.run_epoch(X_train, y_enc, sw_arr, train_rows)
             return Outcome(result.loss, result.seconds, result.n_steps, result.samples_per_second)
 
         def record(outcome):

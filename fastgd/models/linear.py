@@ -10,6 +10,7 @@ from sklearn.utils.validation import _check_sample_weight, check_consistent_leng
 
 from .._validation import check_bool, check_real
 from ..losses import LOSSES, poisson_deviance
+from ..engine.sparse import SPARSE_UPDATES
 from .base import GDEstimator
 from .class_weight import ClassWeightMixin, check_class_weight
 from .labels import distinct_labels
@@ -30,6 +31,7 @@ class LinearModel(GDEstimator):
     """A GDEstimator whose parameter vector is coef_ (k x d) then intercept_ (k)."""
 
     _finite_in_pass = True  # a NaN or inf in X makes a logit, and so the epoch's loss, NaN
+    _accepts_sparse = True
 
     def _store_params(self, w):
         k = self._n_outputs()
@@ -43,6 +45,9 @@ class LinearModel(GDEstimator):
 
     def _check_extra_params(self):
         check_bool("fit_intercept", self.fit_intercept)
+        if self.sparse_updates not in SPARSE_UPDATES:
+            raise ValueError(f"sparse_updates must be one of {list(SPARSE_UPDATES)}, got "
+                             f"{self.sparse_updates!r}")
 
     def _layout_changes(self):
         k, d = self._n_outputs(), self.n_features_in_
@@ -52,13 +57,32 @@ class LinearModel(GDEstimator):
     def _auto_loss(self, n_outputs):
         return self.loss
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
     def _raveled_output(self, X):
         out = self._linear_output(X)
         return out.ravel() if out.shape[1] == 1 else out
 
 
+_SPARSE_DOC = """sparse_updates : {"auto", "dense", "lazy"}, default "auto"
+        How a mini-batch step is applied when X is ``scipy.sparse`` (dense X
+        ignores it; see :mod:`fastgd.engine.sparse`). "dense": the rule over
+        every coefficient, exact for every optimizer but O(n_features) a
+        step. "auto": plain SGD (``optimizer="sgd"`` without momentum, L2 and
+        ``weight_decay`` only, no clipping) takes the scaling trick, which
+        touches only the batch's columns and is exact; everything else is
+        "dense". "lazy": the scaling trick where it is exact (plain SGD
+        with L1 on a one-output model: plus scikit-learn's cumulative L1
+        penalty, not exact), else the rule on the batch's columns and the
+        intercepts only, with their state (torch ``SparseAdam`` semantics:
+        not the dense rule; L1 then shrinks only touched coefficients).
+    """
+
 _COMMON_DOC = (GDEstimator.__doc__.split("Common parameters")[1].split("Interrupts:")[0]
-               .split("-\n", 1)[1])
+               .split("-\n", 1)[1]) + "    " + _SPARSE_DOC
 
 
 REGRESSION_LOSSES = ("squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive")
@@ -107,7 +131,7 @@ default "squared_error"
                  optimizer_params=None, lr=0.01, batch_size=32, max_epochs=200, alpha=1e-4,
                  l1_ratio=0.0, tol=1e-4, n_iter_no_change=5, early_stopping=False,
                  validation_fraction=0.1, shuffle=True, random_state=None, warm_start=False,
-                 verbose=0, callback=None):
+                 verbose=0, callback=None, sparse_updates="auto"):
         self._store_init_args(locals())
 
     def _check_extra_params(self):
@@ -147,7 +171,7 @@ class _LinearClassifier(ClassifierMixin, ClassWeightMixin, LinearModel):
                  optimizer_params=None, lr=0.01, batch_size=32, max_epochs=200, alpha=1e-4,
                  l1_ratio=0.0, tol=1e-4, n_iter_no_change=5, early_stopping=False,
                  validation_fraction=0.1, shuffle=True, random_state=None, warm_start=False,
-                 verbose=0, callback=None):
+                 verbose=0, callback=None, sparse_updates="auto"):
         self._store_init_args(locals())
 
     def _check_extra_params(self):
@@ -299,7 +323,7 @@ class LinearSVC(_LinearClassifier):
                  optimizer_params=None, lr=0.01, batch_size=32, max_epochs=200, alpha=1e-4,
                  l1_ratio=0.0, tol=1e-4, n_iter_no_change=5, early_stopping=False,
                  validation_fraction=0.1, shuffle=True, random_state=None, warm_start=False,
-                 verbose=0, callback=None):
+                 verbose=0, callback=None, sparse_updates="auto"):
         self._store_init_args(locals())
 
     def _check_extra_params(self):
@@ -376,7 +400,8 @@ class PoissonRegressor(RegressorMixin, LinearModel):
     def __init__(self, fit_intercept=True, optimizer="adam", optimizer_params=None, lr=0.01,
                  batch_size=32, max_epochs=200, alpha=1e-4, l1_ratio=0.0, tol=1e-4,
                  n_iter_no_change=5, early_stopping=False, validation_fraction=0.1, shuffle=True,
-                 random_state=None, warm_start=False, verbose=0, callback=None):
+                 random_state=None, warm_start=False, verbose=0, callback=None,
+                 sparse_updates="auto"):
         self._store_init_args(locals())
 
     def _objective(self, n_outputs):
