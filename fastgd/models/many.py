@@ -1,0 +1,130 @@
+"""``fastgd.fit_many``: a grid of configurations of one estimator, trained in shared passes.
+
+Configurations that walk the data the same way (the same ``batch_size``,
+``shuffle``, ``early_stopping`` split, ``class_weight`` and, when rows are
+shuffled or split, ``random_state``) form a group; a group trains in one
+pass over each block of X per epoch (:mod:`fastgd.engine.many`), each model
+with its own objective, update rule, hyperparameters, schedule and stopping
+rule. Everything else (``lr``, ``alpha``, ``l1_ratio``, ``optimizer``,
+``optimizer_params``, ``loss``, ``epsilon``, ``tol``, ``max_epochs``, ...)
+may differ within a group. Groups run one after the other.
+
+Each returned model is the one ``clone(estimator).set_params(**params).fit(X,
+y, sample_weight)`` makes, bit for bit (coefficients, step counts, loss
+curves, the random generator's state), except where the fit alone would
+draw from an unseeded ``random_state``: the models of a group then share
+one stream.
+"""
+
+import hashlib
+import pickle
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import ParameterGrid
+from sklearn.utils import check_array
+
+from ..engine.many import train_together
+from .base import FLOATS, GDEstimator, all_finite_rows, is_memmap
+
+#: arguments that fix how an epoch walks the rows: models differing in one train apart
+WALK = ("batch_size", "shuffle", "early_stopping", "validation_fraction", "class_weight")
+
+
+def _value_key(value):
+    if isinstance(value, np.random.RandomState):
+        return "RandomState", hashlib.sha1(pickle.dumps(value.get_state())).hexdigest()
+    return repr(value)
+
+
+def _walk_key(est, X):
+    """What fixes the rows an epoch of ``est`` visits, and in which order."""
+    params = est.get_params(deep=False)
+    key = [(name, _value_key(params.get(name))) for name in WALK]
+    shuffle = params.get("shuffle")
+    mode = ("blocks" if is_memmap(X) else "full") if shuffle is True else shuffle
+    if mode not in (False, "none") or params.get("early_stopping"):
+        key.append(("random_state", _value_key(params.get("random_state"))))
+    return tuple(key)
+
+
+def _same_data(a, b):
+    """True when two plans train on the same targets, weights and rows."""
+    return all(x is y or (x is not None and y is not None and np.array_equal(x, y))
+               for x, y in zip(a.data[1:], b.data[1:]))
+
+
+def fit_many(estimator, param_grid, X, y, sample_weight=None):
+    """Fit every configuration of ``param_grid`` on (X, y), sharing passes over X.
+
+    Parameters
+    ----------
+    estimator : a fastgd estimator (:class:`fastgd.GDEstimator`), not fitted
+        or fitted (it is cloned, never changed).
+    param_grid : dict or list of dicts, as scikit-learn's ``ParameterGrid``
+        takes them: ``{"lr": [0.1, 0.01], "alpha": [1e-4, 1e-3]}``.
+    X, y, sample_weight : as the estimator's ``fit`` takes them (a
+        ``numpy.memmap`` X is streamed block by block, once per epoch for
+        all the models of a group).
+
+    Returns
+    -------
+    list of fitted estimators, in ``ParameterGrid(param_grid)`` order. Each
+    has ``stop_reason_``: one of :data:`fastgd.engine.loop.STOP_REASONS`, or
+    ``"diverged"`` for a configuration whose loss or parameters became NaN
+    or inf (a warning says which; it keeps the parameters of its last
+    finite epoch, and the other configurations go on).
+
+    Every configuration is validated before any trains (ValueError or
+    TypeError naming the argument). Ctrl-C keeps every model's last
+    completed epoch. ``verbose`` (the estimators' own argument): a line per
+    epoch across the models of a group, 2: a line per model too.
+
+    Example
+    -------
+    >>> import numpy as np, fastgd
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((500, 4)).astype(np.float32)
+    >>> y = (X[:, 0] - X[:, 1] > 0).astype(int)
+    >>> models = fastgd.fit_many(fastgd.LogisticRegression(max_epochs=5, random_state=0),
+    ...                          {"lr": [0.1, 0.01], "alpha": [1e-4, 1e-2]}, X, y)
+    >>> [round(m.score(X, y), 2) for m in models]
+    [0.99, 0.98, 0.99, 0.98]
+    """
+    if not isinstance(estimator, GDEstimator):
+        raise TypeError(f"estimator must be a fastgd estimator (a GDEstimator), got "
+                        f"{type(estimator).__name__}")
+    grid = list(ParameterGrid(param_grid))
+    if not is_memmap(X):  # once for all the models (each fit would convert a list again)
+        X = check_array(X, dtype=FLOATS, order=None, copy=False, ensure_all_finite=False)
+    models = [clone(estimator).set_params(**params) for params in grid]
+    groups = {}
+    for k, model in enumerate(models):
+        groups.setdefault(_walk_key(model, X), []).append(k)
+    # every configuration validated, and its fit prepared, before any trains
+    plans = [model._fit(X, y, sample_weight, incremental=False, classes=None, run=False)
+             for model in models]
+    parts = []
+    for members in groups.values():
+        split = []
+        for k in members:
+            for part in split:
+                if _same_data(plans[part[0]], plans[k]):
+                    part.append(k)
+                    break
+            else:
+                split.append([k])
+        parts.extend(split)
+    for part in parts:
+        verbose = max(int(models[k].verbose) for k in part)
+        names = [", ".join(f"{n}={v!r}" for n, v in grid[k].items()) for k in part]
+        reasons = train_together([plans[k] for k in part], verbose, names)
+        for k, reason in zip(part, reasons):
+            models[k].stop_reason_ = reason
+    if models and all(m.stop_reason_ == "diverged" and m.n_iter_ == 0 for m in models) \
+            and models[0]._finite_in_pass and not all_finite_rows(X):
+        raise ValueError("Input X contains NaN or infinity.")
+    return models
+
+
+__all__ = ["fit_many"]
