@@ -32,6 +32,7 @@ _LAZY = {
     "DivergenceError": "fastgd.engine",
     "lr_find": "fastgd.models.lr_find",
     "fit_many": "fastgd.models.many",
+    "GridSearchCV": "fastgd.models.search",
     "LRFindResult": "fastgd.models.lr_find",
     "save_model": "fastgd.models.persist",
     "load_model": "fastgd.models.persist",

@@ -8,15 +8,12 @@ from sklearn.base import clone
 from sklearn.model_selection import ParameterGrid
 
 import fastgd
+from .grid_cases import classification, diverging
 from fastgd.engine import many as engine_many
 
 
-def _data(n=1200, d=6, classes=2, seed=0, dtype=np.float32):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d)).astype(dtype)
-    z = X @ rng.standard_normal((d, classes)) + 0.5 * rng.standard_normal((n, classes))
-    y = z.argmax(axis=1) if classes > 2 else (z[:, 0] > 0).astype(int)
-    return X, y
+def _data(n=1200, d=6, classes=2, seed=0):
+    return classification(n, d, classes, seed, noise=0.5)
 
 
 def _alone(est, params, X, y, sample_weight=None):
@@ -118,11 +115,7 @@ def test_early_stopping_per_model():
 
 
 def test_divergence_of_one_reported_others_go_on():
-    rng = np.random.default_rng(8)
-    X = (rng.standard_normal((400, 3)) * 1e3).astype(np.float32)
-    y = X @ np.array([1.0, 2.0, 3.0], np.float32)
-    est = fastgd.LinearRegression(optimizer="sgd", max_epochs=4, tol=None, random_state=0)
-    grid = {"lr": [1e-9, 10.0]}
+    est, grid, X, y = diverging(400, 8, 4)
     with pytest.warns(UserWarning, match="diverged in epoch 1"):
         good, bad = fastgd.fit_many(est, grid, X, y)
     assert bad.stop_reason_ == "diverged" and bad.n_iter_ == 0

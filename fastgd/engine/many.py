@@ -53,8 +53,9 @@ class SharedPass:
     a model that was put back to where it was before the epoch.
     """
 
-    def __init__(self, trainers):
+    def __init__(self, trainers, rows_alone=False):
         self.trainers = list(trainers)
+        self.rows_alone = rows_alone
 
     def run_epoch(self, trainers, X, y, sw, rows=None):
         """One epoch of ``trainers`` (some of the pass's) over rows ``rows`` of X."""
@@ -64,7 +65,10 @@ class SharedPass:
         n = X.shape[0]
         m = n if rows is None else rows.size
         batch = m if lead.batch_size is None else min(lead.batch_size, m)
-        block_rows = block_rows_for(X, batch, lead.block_bytes)
+        # rows_alone: blocks of the rows as a fit on the copy X[rows] cuts them (the same
+        # pieces, so the same loss sums), without the copy
+        shape = np.broadcast_to(X[:1], (m, X.shape[1])) if self.rows_alone else X
+        block_rows = block_rows_for(shape, batch, lead.block_bytes)
         shuffle = "none" if lead.batch_size is None else lead.shuffle
         if lead.batch_size is None or (is_direct(X) and rows is None and shuffle == "none"):
             return [self._alone(tr, X, y, sw, rows) for tr in trainers]
@@ -132,20 +136,20 @@ class SharedPass:
         return out
 
 
-def train_together(plans, verbose=0, names=None, stacklevel=3):
+def train_together(plans, verbose=0, names=None, stacklevel=3, rows_alone=False):
     """Run the :class:`~fastgd.models.base.EpochPlan` s of a group in shared passes.
 
     The plans train on the same data (``plan.data``) with trainers that walk
     the same rows (see :class:`SharedPass`). Returns each plan's stop reason
     (:data:`fastgd.engine.loop.STOP_REASONS`, with ``"diverged"``).
     ``verbose``: a line per epoch across the models (2: a line per model
-    too, named by ``names``).
+    too, named by ``names``). ``rows_alone``: see :class:`SharedPass`.
     """
     for plan in plans:
         plan.loop.verbose = 0  # one line across the models instead
     steps = [plan.loop.steps(**plan.hooks) for plan in plans]
     X, y, sw, rows = plans[0].data
-    shared = SharedPass([plan.trainer for plan in plans])
+    shared = SharedPass([plan.trainer for plan in plans], rows_alone)
     lead = plans[0].trainer
     if lead.shuffle != "none" and lead.batch_size is not None:
         for plan in plans[1:]:  # unseeded models share the first one's stream

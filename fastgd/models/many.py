@@ -18,6 +18,7 @@ one stream.
 
 import hashlib
 import pickle
+import time
 
 import numpy as np
 from sklearn.base import clone
@@ -52,6 +53,55 @@ def _same_data(a, b):
     """True when two plans train on the same targets, weights and rows."""
     return all(x is y or (x is not None and y is not None and np.array_equal(x, y))
                for x, y in zip(a.data[1:], b.data[1:]))
+
+
+def train_grid(models, plans, grid, X, rows=None):
+    """Train the prepared fits ``plans`` of ``models`` (configurations ``grid``) on X in
+    shared passes: groups by :func:`_walk_key` and by equal data; sets ``stop_reason_``.
+
+    ``rows``: the plans were prepared on the rows ``rows`` of X (their targets and weights
+    are those rows', in order): they train on those rows of X, without copying them.
+    Returns the seconds each model's group took divided by its models.
+    """
+    groups = {}
+    for k, model in enumerate(models):
+        groups.setdefault(_walk_key(model, X), []).append(k)
+    parts = []
+    for members in groups.values():
+        split = []
+        for k in members:
+            for part in split:
+                if _same_data(plans[part[0]], plans[k]):
+                    part.append(k)
+                    break
+            else:
+                split.append([k])
+        parts.extend(split)
+    seconds = [0.0] * len(models)
+    for part in parts:
+        data = plans[part[0]].data
+        if rows is not None:
+            data = (X, *(_scatter(a, rows, X.shape[0]) for a in data[1:3]), rows)
+        for k in part:  # one copy of the targets and weights for the group
+            plans[k].data = data
+        verbose = max(int(models[k].verbose) for k in part)
+        names = [", ".join(f"{n}={v!r}" for n, v in grid[k].items()) for k in part]
+        t0 = time.perf_counter()
+        reasons = train_together([plans[k] for k in part], verbose, names,
+                                 rows_alone=rows is not None)
+        for k, reason in zip(part, reasons):
+            models[k].stop_reason_ = reason
+            seconds[k] = (time.perf_counter() - t0) / len(part)
+    return seconds
+
+
+def _scatter(a, rows, n):
+    """An n-row array holding ``a`` at ``rows`` (an empty ``a``, unit weights, stays empty)."""
+    if a.size == 0:
+        return a
+    out = np.zeros((n, *a.shape[1:]), dtype=a.dtype)
+    out[rows] = a
+    return out
 
 
 def fit_many(estimator, param_grid, X, y, sample_weight=None):
@@ -98,29 +148,10 @@ def fit_many(estimator, param_grid, X, y, sample_weight=None):
     if not is_memmap(X):  # once for all the models (each fit would convert a list again)
         X = check_array(X, dtype=FLOATS, order=None, copy=False, ensure_all_finite=False)
     models = [clone(estimator).set_params(**params) for params in grid]
-    groups = {}
-    for k, model in enumerate(models):
-        groups.setdefault(_walk_key(model, X), []).append(k)
     # every configuration validated, and its fit prepared, before any trains
     plans = [model._fit(X, y, sample_weight, incremental=False, classes=None, run=False)
              for model in models]
-    parts = []
-    for members in groups.values():
-        split = []
-        for k in members:
-            for part in split:
-                if _same_data(plans[part[0]], plans[k]):
-                    part.append(k)
-                    break
-            else:
-                split.append([k])
-        parts.extend(split)
-    for part in parts:
-        verbose = max(int(models[k].verbose) for k in part)
-        names = [", ".join(f"{n}={v!r}" for n, v in grid[k].items()) for k in part]
-        reasons = train_together([plans[k] for k in part], verbose, names)
-        for k, reason in zip(part, reasons):
-            models[k].stop_reason_ = reason
+    train_grid(models, plans, grid, X)
     if models and all(m.stop_reason_ == "diverged" and m.n_iter_ == 0 for m in models) \
             and models[0]._finite_in_pass and not all_finite_rows(X):
         raise ValueError("Input X contains NaN or infinity.")
