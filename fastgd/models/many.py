@@ -136,10 +136,11 @@ def fit_many(estimator, param_grid, X, y, sample_weight=None):
     >>> rng = np.random.default_rng(0)
     >>> X = rng.standard_normal((500, 4)).astype(np.float32)
     >>> y = (X[:, 0] - X[:, 1] > 0).astype(int)
-    >>> models = fastgd.fit_many(fastgd.LogisticRegression(max_epochs=5, random_state=0),
+    >>> models = fastgd.fit_many(fastgd.LogisticRegression(max_epochs=5, tol=None,
+    ...                                                    random_state=0),
     ...                          {"lr": [0.1, 0.01], "alpha": [1e-4, 1e-2]}, X, y)
     >>> [round(m.score(X, y), 2) for m in models]
-    [0.99, 0.98, 0.99, 0.98]
+    [0.99, 0.94, 0.99, 0.94]
     """
     if not isinstance(estimator, GDEstimator):
         raise TypeError(f"estimator must be a fastgd estimator (a GDEstimator), got "
