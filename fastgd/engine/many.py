@@ -5,9 +5,11 @@ one epoch of several :class:`~fastgd.engine.Trainer` objects that walk the
 same row sequence (same rows, batch size, shuffle mode and random stream,
 so the same batches): each block of X is gathered (or read from a memmap)
 once, by the first trainer's block machinery, and then every model trains
-on it, piece by piece, while it is in cache. Each model runs its own
-compiled epoch (its objective, rule and hyperparameters), with its own
-parameters, optimizer state and step counter.
+on it, piece by piece, while it is in cache (on two threads when the
+models' epochs are serial: every other model on the second one). Each
+model runs its own compiled epoch (its objective, rule and
+hyperparameters), with its own parameters, optimizer state and step
+counter.
 
 Bits: a model's batches, the compiled epoch it runs on each piece, and the
 order its loss is summed in are those of ``Trainer.run_epoch`` alone (a
@@ -30,7 +32,8 @@ to its last completed epoch.
 import math
 import time
 import warnings
-from contextlib import closing
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing, nullcontext
 
 import numpy as np
 from numba import get_num_threads
@@ -107,23 +110,23 @@ class SharedPass:
             epoch = make_epoch(tr.rows, tr.penalty, tr.optimizer.rule,
                                *epoch_paths(tr.rows, X, tr.params, batch))
             runs.append([epoch, pack(tr.optimizer), tr.optimizer.step_count, 0.0, 0, None])
-        overlap = get_num_threads() > 1 and not any(
-            any(epoch_paths(tr.rows, X, tr.params, batch)) for tr in trainers)
-        with closing(lead._filled_blocks(X, y, sw, order, block_rows, batch, overlap)) as blocks:
+        serial = not any(any(epoch_paths(tr.rows, X, tr.params, batch)) for tr in trainers)
+        overlap = get_num_threads() > 1 and serial
+        pairs = list(zip(trainers, runs))
+        # the epochs are serial and release the GIL: a second thread trains every other model
+        halves = (pairs[0::2], pairs[1::2]) if overlap and len(pairs) > 1 else (pairs, [])
+        with ThreadPoolExecutor(1) if halves[1] else nullcontext() as pool, \
+                closing(lead._filled_blocks(X, y, sw, order, block_rows, batch, overlap)) as blocks:
             for a, xb, yb, sb in blocks:
                 data = Data(xb, yb, sb)
-                size = xb.shape[0]
-                for tr, run in zip(trainers, runs):
-                    epoch, p, t, _, _, failed = run
-                    if failed is not None:
-                        continue
-                    with guard():
-                        part, run[2], s, done = epoch(tr.params, data, tr.hyper, p, batch, t)
-                    if done != size:
-                        run[5] = DivergenceError(f"the loss became NaN or inf after {a + done} "
-                                                 f"rows")
-                    run[3] += part
-                    run[4] += s
+                if pool is None:
+                    _train_piece(halves[0], data, a, batch)
+                    continue
+                other = pool.submit(_train_piece, halves[1], data, a, batch)
+                try:
+                    _train_piece(halves[0], data, a, batch)
+                finally:  # the block's buffer is not refilled while the other thread reads it
+                    other.result()
         m = X.shape[0] if order is None else order.size
         out = []
         for tr, (_, p, t, loss_sum, skipped, failed) in zip(trainers, runs):
@@ -134,6 +137,21 @@ class SharedPass:
             unpack(tr.optimizer, p, t, skipped)
             out.append(EpochResult(loss_sum / m, t - t_start, m, 0.0, skipped))
         return out
+
+
+def _train_piece(pairs, data, a, batch):
+    """Each (trainer, run) of ``pairs`` trains on the piece ``data`` (rows from ``a`` on)."""
+    size = data.X.shape[0]
+    for tr, run in pairs:
+        epoch, p, t, _, _, failed = run
+        if failed is not None:
+            continue
+        with guard():
+            part, run[2], s, done = epoch(tr.params, data, tr.hyper, p, batch, t)
+        if done != size:
+            run[5] = DivergenceError(f"the loss became NaN or inf after {a + done} rows")
+        run[3] += part
+        run[4] += s
 
 
 def train_together(plans, verbose=0, names=None, stacklevel=3, rows_alone=False):

@@ -55,6 +55,21 @@ def _same_data(a, b):
                for x, y in zip(a.data[1:], b.data[1:]))
 
 
+def prepare(models, make_plan):
+    """``make_plan(model)`` for each model; plans with equal targets, weights and rows keep
+    one copy of them (16 models' targets would otherwise be 16 arrays of n)."""
+    plans, distinct = [], []
+    for model in models:
+        plan = make_plan(model)
+        same = next((d for d in distinct if _same_data(d, plan)), None)
+        if same is None:
+            distinct.append(plan)
+        else:
+            plan.data = same.data
+        plans.append(plan)
+    return plans
+
+
 def train_grid(models, plans, grid, X, rows=None):
     """Train the prepared fits ``plans`` of ``models`` (configurations ``grid``) on X in
     shared passes: groups by :func:`_walk_key` and by equal data; sets ``stop_reason_``.
@@ -150,8 +165,8 @@ def fit_many(estimator, param_grid, X, y, sample_weight=None):
         X = check_array(X, dtype=FLOATS, order=None, copy=False, ensure_all_finite=False)
     models = [clone(estimator).set_params(**params) for params in grid]
     # every configuration validated, and its fit prepared, before any trains
-    plans = [model._fit(X, y, sample_weight, incremental=False, classes=None, run=False)
-             for model in models]
+    plans = prepare(models, lambda model: model._fit(X, y, sample_weight, incremental=False,
+                                                    classes=None, run=False))
     train_grid(models, plans, grid, X)
     if models and all(m.stop_reason_ == "diverged" and m.n_iter_ == 0 for m in models) \
             and models[0]._finite_in_pass and not all_finite_rows(X):

@@ -25,7 +25,7 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
 from .base import FLOATS, GDEstimator, all_finite_rows, is_memmap
-from .many import train_grid
+from .many import prepare, train_grid
 
 
 def _fold_plan(model, X, y, sample_weight, train):
@@ -151,7 +151,7 @@ class GridSearchCV(MetaEstimatorMixin, BaseEstimator):
         for f, (train, test) in enumerate(folds):
             if f:
                 models = [clone(est).set_params(**params) for params in grid]
-            plans = [_fold_plan(m, X, y, sample_weight, train) for m in models]
+            plans = prepare(models, lambda m: _fold_plan(m, X, y, sample_weight, train))
             fit_times[:, f] = train_grid(models, plans, grid, X, rows=train)
             del plans
             X_test, y_test = np.take(X, test, axis=0), y[test]
