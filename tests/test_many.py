@@ -170,3 +170,34 @@ def test_bad_input_before_training():
     with pytest.raises(ValueError, match="NaN"):
         fastgd.fit_many(est, {"lr": [0.1, 0.01]}, Xn, y)
     assert not hasattr(est, "coef_")
+
+
+def _assert_same_mlp(models, est, grid, X, y):
+    for model, params in zip(models, ParameterGrid(grid)):
+        alone = _alone(est, params, X, y)
+        assert all(np.array_equal(a, b) for a, b in zip(model.coefs_, alone.coefs_)), params
+        assert all(np.array_equal(a, b) for a, b in zip(model.intercepts_, alone.intercepts_))
+        assert model.loss_curve_ == alone.loss_curve_ and model.n_iter_ == alone.n_iter_
+
+
+def test_mlps_of_one_architecture_bit_equal():
+    X, y = _data(n=600, d=5, seed=11)
+    est = fastgd.MLPClassifier(hidden_layer_sizes=(8,), max_epochs=3, random_state=0,
+                               batch_size=32)
+    grid = {"lr": [0.01, 0.003], "alpha": [1e-4, 1e-2]}
+    _assert_same_mlp(_fit_many(est, grid, X, y), est, grid, X, y)
+    # in order: the initialisation's random_state may differ within a pass
+    reg = fastgd.MLPRegressor(hidden_layer_sizes=(8, 4), max_epochs=3, shuffle=False)
+    grid = {"lr": [0.01, 0.003], "random_state": [0, 1]}
+    target = X[:, 0] * X[:, 1]
+    _assert_same_mlp(_fit_many(reg, grid, X, target), reg, grid, X, target)
+
+
+def test_one_thread_same_bits(monkeypatch):
+    X, y = _data(n=700, seed=12)
+    est = fastgd.LogisticRegression(max_epochs=2, tol=None, random_state=0)
+    grid = {"lr": [0.1, 0.01, 0.001], "optimizer": ["adam", "nadam"]}
+    two = _fit_many(est, grid, X, y)
+    monkeypatch.setattr(engine_many, "get_num_threads", lambda: 1)
+    one = _fit_many(est, grid, X, y)
+    assert all(np.array_equal(a.coef_, b.coef_) for a, b in zip(one, two))

@@ -35,6 +35,7 @@ block (see :mod:`fastgd.engine.data`); with ``shuffle=True`` it is shuffled
 by blocks. The caller's arrays are never written to.
 """
 
+import contextlib
 import copy
 import math
 import numbers
@@ -231,6 +232,10 @@ class GDEstimator(BaseEstimator):
 
     def _validation_score(self, X, y, sample_weight):
         return self.score(X, y, sample_weight=sample_weight)
+
+    def _train_context(self):
+        """The context ``fit`` trains in (an MLP: one BLAS thread, its numba threads)."""
+        return contextlib.nullcontext()
 
     def _check_extra_params(self):
         """Validate the subclass's own constructor arguments (raise ValueError/TypeError)."""

@@ -102,8 +102,9 @@ def train_grid(models, plans, grid, X, rows=None):
         verbose = max(int(models[k].verbose) for k in part)
         names = [", ".join(f"{n}={v!r}" for n, v in grid[k].items()) for k in part]
         t0 = time.perf_counter()
-        reasons = train_together([plans[k] for k in part], verbose, names,
-                                 rows_alone=rows is not None)
+        with models[part[0]]._train_context():
+            reasons = train_together([plans[k] for k in part], verbose, names,
+                                     rows_alone=rows is not None)
         for k, reason in zip(part, reasons):
             models[k].stop_reason_ = reason
             seconds[k] = (time.perf_counter() - t0) / len(part)
@@ -124,8 +125,8 @@ def fit_many(estimator, param_grid, X, y, sample_weight=None):
 
     Parameters
     ----------
-    estimator : a fastgd estimator (:class:`fastgd.GDEstimator`), not fitted
-        or fitted (it is cloned, never changed).
+    estimator : a fastgd estimator (:class:`fastgd.GDEstimator`: the linear
+        models, the MLPs), not fitted or fitted (it is cloned, never changed).
     param_grid : dict or list of dicts, as scikit-learn's ``ParameterGrid``
         takes them: ``{"lr": [0.1, 0.01], "alpha": [1e-4, 1e-3]}``.
     X, y, sample_weight : as the estimator's ``fit`` takes them (a
