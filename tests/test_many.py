@@ -184,7 +184,8 @@ def test_mlps_of_one_architecture_bit_equal():
     X, y = _data(n=600, d=5, seed=11)
     est = fastgd.MLPClassifier(hidden_layer_sizes=(8,), max_epochs=3, random_state=0,
                                batch_size=32)
-    grid = {"lr": [0.01, 0.003], "alpha": [1e-4, 1e-2]}
+    # architectures draw their initial weights differently: the shuffles follow each one's
+    grid = {"lr": [0.01, 0.003], "alpha": [1e-4, 1e-2], "hidden_layer_sizes": [(8,), (5, 3)]}
     _assert_same_mlp(_fit_many(est, grid, X, y), est, grid, X, y)
     # in order: the initialisation's random_state may differ within a pass
     reg = fastgd.MLPRegressor(hidden_layer_sizes=(8, 4), max_epochs=3, shuffle=False)

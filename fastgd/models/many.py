@@ -55,6 +55,16 @@ def _same_data(a, b):
                for x, y in zip(a.data[1:], b.data[1:]))
 
 
+def _same_stream(model, a, b):
+    """True when two plans shuffle alike: their generators are in one state (a seed's
+    stream also depends on what the initialisation drew: an MLP's architecture), or
+    the rows go in order, or the seed is None (any stream will do: they share one)."""
+    tr = a.trainer
+    if tr.shuffle == "none" or tr.batch_size is None or model.random_state is None:
+        return True
+    return tr.rng.bit_generator.state == b.trainer.rng.bit_generator.state
+
+
 def prepare(models, make_plan):
     """``make_plan(model)`` for each model; plans with equal targets, weights and rows keep
     one copy of them (16 models' targets would otherwise be 16 arrays of n)."""
@@ -86,7 +96,8 @@ def train_grid(models, plans, grid, X, rows=None):
         split = []
         for k in members:
             for part in split:
-                if _same_data(plans[part[0]], plans[k]):
+                if _same_data(plans[part[0]], plans[k]) and _same_stream(
+                        models[part[0]], plans[part[0]], plans[k]):
                     part.append(k)
                     break
             else:
