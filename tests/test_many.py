@@ -139,9 +139,11 @@ def test_interrupt_keeps_every_models_last_epoch(monkeypatch):
         return real(self, *args)
 
     monkeypatch.setattr(engine_many.SharedPass, "_blocks", interrupting)
+    grid = [grid, {"lr": [0.05], "batch_size": [64]}]   # a second group: not run after Ctrl-C
     with pytest.warns(UserWarning, match="interrupted during epoch 3"):
         models = fastgd.fit_many(est, grid, X, y)
-    for model, params in zip(models, ParameterGrid(grid)):
+    assert models[-1].stop_reason_ == "interrupted" and models[-1].n_iter_ == 0
+    for model, params in zip(models[:-1], ParameterGrid(grid)):
         assert model.stop_reason_ == "interrupted" and model.n_iter_ == 2
         alone = _alone(est, dict(params, max_epochs=2), X, y)
         assert np.array_equal(model.coef_, alone.coef_)

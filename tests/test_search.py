@@ -119,3 +119,18 @@ def test_bad_arguments():
         fastgd.GridSearchCV(est, {"lr": [0.1]}, scoring=["accuracy", "f1"]).fit(X, y)
     with pytest.raises(ValueError, match="alpha"):
         fastgd.GridSearchCV(est, {"alpha": [-1.0]}).fit(X, y)
+
+
+def test_interrupt_stops_the_search(monkeypatch):
+    from fastgd.engine import many as engine_many
+    X, y = _data(n=300, seed=8)
+    est = fastgd.LogisticRegression(max_epochs=3, tol=None, random_state=0)
+
+    def interrupting(self, *args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine_many.SharedPass, "_blocks", interrupting)
+    search = fastgd.GridSearchCV(est, {"lr": [0.1, 0.01]}, cv=3)
+    with pytest.warns(UserWarning, match="interrupted"), pytest.raises(KeyboardInterrupt):
+        search.fit(X, y)
+    assert not hasattr(search, "cv_results_")

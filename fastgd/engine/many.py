@@ -49,15 +49,17 @@ from .trainer import DivergenceError, EpochResult
 class SharedPass:
     """One epoch of each of several trainers over the same rows, each block read once.
 
-    ``trainers`` share the batch size, the shuffle mode and (when it
-    shuffles) the state of their random generators; the first one's blocks
-    feed them all. :meth:`run_epoch` returns, per trainer, an
+    The ``trainers`` of :meth:`run_epoch` share the batch size, the shuffle
+    mode and (when it shuffles) the state of their random generators; the
+    first one's blocks feed them all. It returns, per trainer, an
     :class:`~fastgd.engine.EpochResult` or the :class:`DivergenceError` of
     a model that was put back to where it was before the epoch.
+    ``rows_alone``: the rows of ``rows`` are cut into blocks as a lone fit on
+    the copy ``X[rows]`` cuts them (GridSearchCV's folds: the same pieces,
+    so the same loss sums, as scikit-learn's fit on the fold's copy).
     """
 
-    def __init__(self, trainers, rows_alone=False):
-        self.trainers = list(trainers)
+    def __init__(self, rows_alone=False):
         self.rows_alone = rows_alone
 
     def run_epoch(self, trainers, X, y, sw, rows=None):
@@ -68,8 +70,6 @@ class SharedPass:
         n = X.shape[0]
         m = n if rows is None else rows.size
         batch = m if lead.batch_size is None else min(lead.batch_size, m)
-        # rows_alone: blocks of the rows as a fit on the copy X[rows] cuts them (the same
-        # pieces, so the same loss sums), without the copy
         shape = np.broadcast_to(X[:1], (m, X.shape[1])) if self.rows_alone else X
         block_rows = block_rows_for(shape, batch, lead.block_bytes)
         shuffle = "none" if lead.batch_size is None else lead.shuffle
@@ -167,7 +167,7 @@ def train_together(plans, verbose=0, names=None, stacklevel=3, rows_alone=False)
         plan.loop.verbose = 0  # one line across the models instead
     steps = [plan.loop.steps(**plan.hooks) for plan in plans]
     X, y, sw, rows = plans[0].data
-    shared = SharedPass([plan.trainer for plan in plans], rows_alone)
+    shared = SharedPass(rows_alone)
     lead = plans[0].trainer
     if lead.shuffle != "none" and lead.batch_size is not None:
         for plan in plans[1:]:  # unseeded models share the first one's stream

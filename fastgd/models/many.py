@@ -25,6 +25,7 @@ from sklearn.base import clone
 from sklearn.model_selection import ParameterGrid
 from sklearn.utils import check_array
 
+from ..engine.loop import INTERRUPTED
 from ..engine.many import train_together
 from .base import FLOATS, GDEstimator, all_finite_rows, is_memmap
 
@@ -76,6 +77,7 @@ def prepare(models, make_plan):
             distinct.append(plan)
         else:
             plan.data = same.data
+        plan.run_one = None  # its closure holds the plan's own copy (the pass runs the epochs)
         plans.append(plan)
     return plans
 
@@ -86,7 +88,8 @@ def train_grid(models, plans, grid, X, rows=None):
 
     ``rows``: the plans were prepared on the rows ``rows`` of X (their targets and weights
     are those rows', in order): they train on those rows of X, without copying them.
-    Returns the seconds each model's group took divided by its models.
+    Returns the seconds each model's group took divided by its models. After Ctrl-C no
+    further group runs: their models keep their start (``stop_reason_`` "interrupted").
     """
     groups = {}
     for k, model in enumerate(models):
@@ -119,6 +122,11 @@ def train_grid(models, plans, grid, X, rows=None):
         for k, reason in zip(part, reasons):
             models[k].stop_reason_ = reason
             seconds[k] = (time.perf_counter() - t0) / len(part)
+        if INTERRUPTED in reasons:  # Ctrl-C: the groups not run yet keep their start
+            for model in models:
+                if not hasattr(model, "stop_reason_"):
+                    model.stop_reason_ = INTERRUPTED
+            break
     return seconds
 
 

@@ -24,6 +24,7 @@ from sklearn.model_selection import ParameterGrid, check_cv
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
+from ..engine.loop import INTERRUPTED
 from .base import FLOATS, GDEstimator, all_finite_rows, is_memmap
 from .many import prepare, train_grid
 
@@ -154,6 +155,8 @@ class GridSearchCV(MetaEstimatorMixin, BaseEstimator):
             plans = prepare(models, lambda m: _fold_plan(m, X, y, sample_weight, train))
             fit_times[:, f] = train_grid(models, plans, grid, X, rows=train)
             del plans
+            if any(m.stop_reason_ == INTERRUPTED for m in models):
+                raise KeyboardInterrupt("GridSearchCV.fit interrupted: no results")
             X_test, y_test = np.take(X, test, axis=0), y[test]
             kwargs = {} if weights is None else {"sample_weight": weights[test]}
             for k, model in enumerate(models):
