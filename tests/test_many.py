@@ -204,3 +204,15 @@ def test_one_thread_same_bits(monkeypatch):
     monkeypatch.setattr(engine_many, "get_num_threads", lambda: 1)
     one = _fit_many(est, grid, X, y)
     assert all(np.array_equal(a.coef_, b.coef_) for a, b in zip(one, two))
+
+
+def test_dataframe_feature_names():
+    pd = pytest.importorskip("pandas")
+    X, y = _data(n=200, d=3, seed=13)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    est = fastgd.LogisticRegression(max_epochs=2, tol=None, random_state=0)
+    model = _fit_many(est, {"lr": [0.1]}, frame, y)[0]
+    alone = _alone(est, {"lr": 0.1}, frame, y)
+    assert list(model.feature_names_in_) == list(alone.feature_names_in_) == ["a", "b", "c"]
+    assert np.array_equal(model.coef_, alone.coef_)
+    assert np.array_equal(model.predict(frame), alone.predict(frame))

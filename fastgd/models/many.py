@@ -33,6 +33,14 @@ from .base import FLOATS, GDEstimator, all_finite_rows, is_memmap
 WALK = ("batch_size", "shuffle", "early_stopping", "validation_fraction", "class_weight")
 
 
+def feature_names(X):
+    """The column names ``fit`` records as ``feature_names_in_`` (all strings), or None."""
+    columns = getattr(X, "columns", None)
+    if columns is None or not all(isinstance(c, str) for c in columns):
+        return None
+    return np.asarray(columns, dtype=object)
+
+
 def _value_key(value):
     if isinstance(value, np.random.RandomState):
         return "RandomState", hashlib.sha1(pickle.dumps(value.get_state())).hexdigest()
@@ -181,12 +189,16 @@ def fit_many(estimator, param_grid, X, y, sample_weight=None):
         raise TypeError(f"estimator must be a fastgd estimator (a GDEstimator), got "
                         f"{type(estimator).__name__}")
     grid = list(ParameterGrid(param_grid))
+    names = feature_names(X)
     if not is_memmap(X):  # once for all the models (each fit would convert a list again)
         X = check_array(X, dtype=FLOATS, order=None, copy=False, ensure_all_finite=False)
     models = [clone(estimator).set_params(**params) for params in grid]
     # every configuration validated, and its fit prepared, before any trains
     plans = prepare(models, lambda model: model._fit(X, y, sample_weight, incremental=False,
                                                     classes=None, run=False))
+    if names is not None:  # what fit records of a DataFrame's columns
+        for model in models:
+            model.feature_names_in_ = names
     train_grid(models, plans, grid, X)
     if models and all(m.stop_reason_ == "diverged" and m.n_iter_ == 0 for m in models) \
             and models[0]._finite_in_pass and not all_finite_rows(X):

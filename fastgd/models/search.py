@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..engine.loop import INTERRUPTED
 from .base import FLOATS, GDEstimator, all_finite_rows, is_memmap
-from .many import prepare, train_grid
+from .many import feature_names, prepare, train_grid
 
 
 def _fold_plan(model, X, y, sample_weight, train):
@@ -133,6 +133,7 @@ class GridSearchCV(MetaEstimatorMixin, BaseEstimator):
         if early:
             raise ValueError(f"GridSearchCV: early_stopping=True is not supported (in {early[0]}"
                              f"): use tol on the training loss")
+        names = feature_names(X)
         if not is_memmap(X):
             X = check_array(X, dtype=FLOATS, order=None, copy=False,
                             ensure_all_finite=not models[0]._finite_in_pass)
@@ -190,6 +191,8 @@ class GridSearchCV(MetaEstimatorMixin, BaseEstimator):
             t0 = time.perf_counter()
             best = clone(est).set_params(**self.best_params_)
             self.best_estimator_ = best.fit(X, y, sample_weight=sample_weight)
+            if names is not None:
+                self.best_estimator_.feature_names_in_ = names
             self.refit_time_ = time.perf_counter() - t0
             if hasattr(self.best_estimator_, "classes_"):
                 self.classes_ = self.best_estimator_.classes_
