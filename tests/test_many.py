@@ -216,3 +216,19 @@ def test_dataframe_feature_names():
     assert list(model.feature_names_in_) == list(alone.feature_names_in_) == ["a", "b", "c"]
     assert np.array_equal(model.coef_, alone.coef_)
     assert np.array_equal(model.predict(frame), alone.predict(frame))
+
+
+def test_labels_scanned_once_per_grid(monkeypatch):
+    from fastgd.models import labels
+    calls = []
+    real = labels._scan
+    monkeypatch.setattr(labels, "_scan", lambda *a: calls.append(1) or real(*a))
+    X, y = _data(n=300, classes=3, seed=14)
+    est = fastgd.LogisticRegression(max_epochs=1, tol=None, random_state=0)
+    models = _fit_many(est, {"lr": [0.1, 0.01, 0.001]}, X, y)
+    assert len(calls) == 1
+    assert all(m.classes_.tolist() == [0, 1, 2] for m in models)
+    assert models[0].classes_ is not models[1].classes_
+    with labels.remembered_labels():
+        a, b = labels.distinct_labels(y), labels.distinct_labels(y[:150])
+    assert a[1].size == 300 and b[1].size == 150 and len(calls) == 3

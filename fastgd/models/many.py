@@ -28,6 +28,7 @@ from sklearn.utils import check_array
 from ..engine.loop import INTERRUPTED
 from ..engine.many import train_together
 from .base import FLOATS, GDEstimator, all_finite_rows, is_memmap
+from .labels import remembered_labels
 
 #: arguments that fix how an epoch walks the rows: models differing in one train apart
 WALK = ("batch_size", "shuffle", "early_stopping", "validation_fraction", "class_weight")
@@ -78,15 +79,16 @@ def prepare(models, make_plan):
     """``make_plan(model)`` for each model; plans with equal targets, weights and rows keep
     one copy of them (16 models' targets would otherwise be 16 arrays of n)."""
     plans, distinct = [], []
-    for model in models:
-        plan = make_plan(model)
-        same = next((d for d in distinct if _same_data(d, plan)), None)
-        if same is None:
-            distinct.append(plan)
-        else:
-            plan.data = same.data
-        plan.run_one = None  # its closure holds the plan's own copy (the pass runs the epochs)
-        plans.append(plan)
+    with remembered_labels():
+        for model in models:
+            plan = make_plan(model)
+            same = next((d for d in distinct if _same_data(d, plan)), None)
+            if same is None:
+                distinct.append(plan)
+            else:
+                plan.data = same.data
+            plan.run_one = None  # its closure holds the plan's own copy (the pass runs epochs)
+            plans.append(plan)
     return plans
 
 

@@ -29,15 +29,13 @@ from .base import FLOATS, GDEstimator, all_finite_rows, is_memmap
 from .many import feature_names, prepare, train_grid
 
 
-def _fold_plan(model, X, y, sample_weight, train):
+def _fold_plan(model, X, y_train, sw_train, train):
     """The model's fit prepared as ``fit(X[train], y[train], sample_weight[train])``
     prepares it, without copying X: a zero-stride stand-in of the fold's shape is what
     the preparation sees of X (its dtype and width), the epochs read X's own rows."""
     stand_in = np.lib.stride_tricks.as_strided(X[:1], shape=(train.size, X.shape[1]),
                                                strides=(0, X.strides[1]), writeable=False)
-    sw = None if sample_weight is None else np.asarray(sample_weight)[train]
-    return model._fit(stand_in, np.asarray(y)[train], sw, incremental=False, classes=None,
-                      run=False)
+    return model._fit(stand_in, y_train, sw_train, incremental=False, classes=None, run=False)
 
 
 def _param_columns(candidates):
@@ -153,7 +151,10 @@ class GridSearchCV(MetaEstimatorMixin, BaseEstimator):
         for f, (train, test) in enumerate(folds):
             if f:
                 models = [clone(est).set_params(**params) for params in grid]
-            plans = prepare(models, lambda m: _fold_plan(m, X, y, sample_weight, train))
+            y_train = y[train]
+            sw_train = None if sample_weight is None else np.asarray(sample_weight)[train]
+            plans = prepare(models, lambda m: _fold_plan(m, X, y_train, sw_train, train))
+            del y_train, sw_train
             fit_times[:, f] = train_grid(models, plans, grid, X, rows=train)
             del plans
             if any(m.stop_reason_ == INTERRUPTED for m in models):
