@@ -156,6 +156,9 @@ def test_verbose_one_line_per_epoch_across_models(capsys):
     fastgd.fit_many(est, {"lr": [0.1, 0.01]}, X, y)
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("epoch")]
     assert len(lines) == 2 and lines[0].startswith("epoch 1: 2 of 2 models, loss ")
+    fastgd.fit_many(est.set_params(verbose=2), {"lr": [0.1, 0.01]}, X, y)
+    out = capsys.readouterr().out.splitlines()
+    assert [ln.split(":")[0] for ln in out if ln.startswith("  ")] == ["  lr=0.1", "  lr=0.01"] * 2
 
 
 def test_bad_input_before_training():
