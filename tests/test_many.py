@@ -235,3 +235,29 @@ def test_labels_scanned_once_per_grid(monkeypatch):
     with labels.remembered_labels():
         a, b = labels.distinct_labels(y), labels.distinct_labels(y[:150])
     assert a[1].size == 300 and b[1].size == 150 and len(calls) == 3
+
+
+def test_interrupt_in_order_puts_back_the_models_done(monkeypatch):
+    # in-memory rows in order: each model runs its own epoch, one after the other
+    X, y = _data(n=400, seed=15)
+    est = fastgd.LogisticRegression(max_epochs=3, tol=None, shuffle=False, random_state=0)
+    real = fastgd.engine.Trainer.run_epoch
+    count = {"n": 0}
+
+    def interrupting(self, *args):
+        count["n"] += 1
+        if count["n"] == 4:   # epoch 2 of the second model, after the first did its epoch 2
+            raise KeyboardInterrupt
+        return real(self, *args)
+
+    monkeypatch.setattr(fastgd.engine.Trainer, "run_epoch", interrupting)
+    with pytest.warns(UserWarning, match="interrupted during epoch 2"):
+        models = fastgd.fit_many(est, {"lr": [0.1, 0.01]}, X, y)
+    monkeypatch.setattr(fastgd.engine.Trainer, "run_epoch", real)
+    for model, lr in zip(models, [0.1, 0.01]):
+        assert model.n_iter_ == 1 and model.stop_reason_ == "interrupted"
+        alone = _alone(est, {"lr": lr, "max_epochs": 1}, X, y)
+        assert np.array_equal(model.coef_, alone.coef_)
+        # the optimizer too (coef_ is stored after each completed epoch either way)
+        assert np.array_equal(model.optimizer_.params, alone.optimizer_.params)
+        assert model.optimizer_.step_count == alone.optimizer_.step_count

@@ -73,9 +73,14 @@ class SharedPass:
         shape = np.broadcast_to(X[:1], (m, X.shape[1])) if self.rows_alone else X
         block_rows = block_rows_for(shape, batch, lead.block_bytes)
         shuffle = "none" if lead.batch_size is None else lead.shuffle
-        if lead.batch_size is None or (is_direct(X) and rows is None and shuffle == "none"):
-            return [self._alone(tr, X, y, sw, rows) for tr in trainers]
         snaps = [tr.snapshot() for tr in trainers]
+        if lead.batch_size is None or (is_direct(X) and rows is None and shuffle == "none"):
+            try:
+                return [self._alone(tr, X, y, sw, rows) for tr in trainers]
+            except BaseException:  # Ctrl-C: the models done with this epoch go back too
+                for tr, snap in zip(trainers, snaps):
+                    tr.restore(snap)
+                raise
         t0 = time.perf_counter()
         try:
             order = row_order(rows, n, shuffle, lead.rng, block_rows)
