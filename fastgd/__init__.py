@@ -31,6 +31,8 @@ _LAZY = {
     "DataParallel": "fastgd.dask",
     "DivergenceError": "fastgd.engine",
     "lr_find": "fastgd.models.lr_find",
+    "fit_many": "fastgd.models.many",
+    "GridSearchCV": "fastgd.models.search",
     "LRFindResult": "fastgd.models.lr_find",
     "save_model": "fastgd.models.persist",
     "load_model": "fastgd.models.persist",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 SECTIONS = {}
 
 # modules that register sections; a missing one (not written yet) is skipped
-SECTION_MODULES = ["optim", "losses", "minimize", "linear", "mlp", "dask", "sparse", "auto"]
+SECTION_MODULES = ["optim", "losses", "minimize", "linear", "mlp", "dask", "sparse", "grid", "auto"]
 
 
 @dataclass

@@ -12,6 +12,8 @@
 * :mod:`fastgd.engine.step`: an optimizer as the compiled epoch takes it.
 * :mod:`fastgd.engine.data`: shuffle modes and streaming of large data.
 * :mod:`fastgd.engine.sparse`: epochs over a CSR X (gathered batches, lazy updates).
+* :mod:`fastgd.engine.many`: the epochs of many models in one pass over the
+  data (:func:`fastgd.fit_many`, :class:`fastgd.GridSearchCV`).
 
 Determinism: same seed, same data, same settings => the same parameters bit
 for bit, independent of the number of threads.

@@ -33,6 +33,7 @@ NO_IMPROVEMENT = "no_improvement"
 MAX_EPOCHS = "max_epochs"
 CALLBACK = "callback"
 INTERRUPTED = "interrupted"
+DIVERGED = "diverged"
 
 #: why a fit stopped, and how the command line says it
 STOP_REASONS = {
@@ -42,6 +43,7 @@ STOP_REASONS = {
     MAX_EPOCHS: "max_epochs reached",
     CALLBACK: "the callback asked to stop",
     INTERRUPTED: "interrupted (the last completed epoch's parameters are kept)",
+    DIVERGED: "diverged (fastgd.fit_many: the last finite epoch's parameters are kept)",
 }
 
 
@@ -85,66 +87,114 @@ class EpochLoop:
         none; then ``snapshot()``/``restore(snap)`` keep the best epoch.
         ``info(number, outcome, score)``: what the callback receives.
         """
-        unit = self.unit
-        best_metric, bad, best_snap, best_score = math.inf, 0, None, None
-        reason = MAX_EPOCHS
-        for number in range(start, start + self.max_epochs):
+        steps = self.steps(record, start, validate, snapshot, restore, info, extra_level=1)
+        while steps.wants_epoch():
             try:
                 outcome = run_one()
             except KeyboardInterrupt:
-                self._warn(f"interrupted during {unit} {number}: keeping the parameters of "
-                           f"{unit} {number - 1}")
-                reason = INTERRUPTED
+                steps.interrupted()
                 break
             except DivergenceError as exc:
-                raise DivergenceError(
-                    f"{self.name}: training diverged in {unit} {number} ({exc}). Try a smaller "
-                    f"learning rate (lr={self.rate!r}) or scale the features (e.g. "
-                    f"sklearn.preprocessing.StandardScaler). The parameters of {unit} "
-                    f"{number - 1} are kept.") from None
-            record(outcome)
-            score = math.nan
-            metric = outcome.loss
-            if validate is not None:
-                score = float(validate())
-                metric = -score
-                if best_score is None or score > best_score:
-                    best_score, best_snap = score, snapshot()
-            if isinstance(self.lr, ReduceLROnPlateau):
-                self.lr.report(outcome.loss)
-            if self.verbose:
-                extra = "" if math.isnan(score) else f", validation score {score:.6g}"
-                print(f"{unit} {number}: loss {outcome.loss:.6g}{extra}, {outcome.n_steps} "
-                      f"steps, {outcome.samples_per_second:,.0f} samples/s, "
-                      f"{outcome.seconds:.3g} s", flush=True)
-            stop = False
-            if self.tol is not None:
-                bad = bad + 1 if metric > best_metric - self.tol else 0
-                best_metric = min(best_metric, metric)
-                if bad >= self.patience:
-                    stop, reason = True, NO_IMPROVEMENT if validate is not None else CONVERGED
-            if self.callback is not None:
-                try:
-                    if self.callback(info(number, outcome, score)):
-                        stop, reason = True, CALLBACK
-                except KeyboardInterrupt:
-                    self._warn(f"interrupted after {unit} {number}: keeping its parameters")
-                    reason = INTERRUPTED
-                    break
-            if stop:
-                break
-        else:
-            if self.tol is not None and self.max_epochs > 0:
-                warnings.warn(f"{self.name}: maximum number of {unit}s ({self.max_epochs}) "
-                              f"reached before convergence; raise max_{unit}s or tol",
-                              ConvergenceWarning, stacklevel=self.stacklevel)
-        if best_snap is not None:
-            restore(best_snap)
-        return reason
+                raise steps.diverged(exc) from None
+            steps.after(outcome)
+        return steps.finish()
 
-    def _warn(self, what):
-        warnings.warn(f"{self.name}.fit {what}", UserWarning, stacklevel=self.stacklevel + 1)
+    def steps(self, record, start=1, validate=None, snapshot=None, restore=None, info=None,
+              extra_level=0):
+        """The loop of :meth:`run` one epoch at a time, for a caller that runs the epochs
+        of several loops together (:func:`fastgd.fit_many`): a :class:`LoopSteps`."""
+        return LoopSteps(self, record, start, validate, snapshot, restore, info, extra_level)
+
+    def _warn(self, what, level=0):
+        warnings.warn(f"{self.name}.fit {what}", UserWarning,
+                      stacklevel=self.stacklevel + 1 + level)
 
 
-__all__ = ["EpochLoop", "Outcome", "STOP_REASONS", "CONVERGED", "NO_IMPROVEMENT", "MAX_EPOCHS",
+class LoopSteps:
+    """An :class:`EpochLoop` run driven from outside, epoch by epoch.
+
+    While :meth:`wants_epoch`, the caller runs an epoch and hands its
+    :class:`Outcome` to :meth:`after` (or calls :meth:`interrupted` on
+    Ctrl-C, :meth:`diverged` on a DivergenceError); :meth:`finish` returns
+    the stop reason. The same rules as :meth:`EpochLoop.run`, which is
+    written with it.
+    """
+
+    def __init__(self, loop, record, start, validate, snapshot, restore, info, extra_level=0):
+        self.loop, self.record, self.validate = loop, record, validate
+        self.snapshot, self.restore, self.info = snapshot, restore, info
+        self.number, self.stop_at = start, start + loop.max_epochs
+        self.best_metric, self.bad, self.best_snap, self.best_score = math.inf, 0, None, None
+        self.reason, self.stopped = MAX_EPOCHS, False
+        self.level = extra_level
+
+    def wants_epoch(self):
+        """True while another epoch is to run."""
+        return not self.stopped and self.number < self.stop_at
+
+    def interrupted(self, warn=True):
+        """Ctrl-C during the current epoch: stop, keeping the last completed one (and warn)."""
+        unit, number = self.loop.unit, self.number
+        if warn:
+            self.loop._warn(f"interrupted during {unit} {number}: keeping the parameters of "
+                            f"{unit} {number - 1}", self.level)
+        self.reason, self.stopped = INTERRUPTED, True
+
+    def diverged(self, exc):
+        """The DivergenceError to raise (or report) for ``exc`` in the current epoch; stops."""
+        loop, unit, number = self.loop, self.loop.unit, self.number
+        self.stopped = True
+        return DivergenceError(
+            f"{loop.name}: training diverged in {unit} {number} ({exc}). Try a smaller "
+            f"learning rate (lr={loop.rate!r}) or scale the features (e.g. "
+            f"sklearn.preprocessing.StandardScaler). The parameters of {unit} "
+            f"{number - 1} are kept.")
+
+    def after(self, outcome):
+        """After a completed epoch: record, validate, report, and the stopping rules."""
+        loop, unit, number = self.loop, self.loop.unit, self.number
+        self.number += 1
+        self.record(outcome)
+        score = math.nan
+        metric = outcome.loss
+        if self.validate is not None:
+            score = float(self.validate())
+            metric = -score
+            if self.best_score is None or score > self.best_score:
+                self.best_score, self.best_snap = score, self.snapshot()
+        if isinstance(loop.lr, ReduceLROnPlateau):
+            loop.lr.report(outcome.loss)
+        if loop.verbose:
+            extra = "" if math.isnan(score) else f", validation score {score:.6g}"
+            print(f"{unit} {number}: loss {outcome.loss:.6g}{extra}, {outcome.n_steps} "
+                  f"steps, {outcome.samples_per_second:,.0f} samples/s, "
+                  f"{outcome.seconds:.3g} s", flush=True)
+        if loop.tol is not None:
+            self.bad = self.bad + 1 if metric > self.best_metric - loop.tol else 0
+            self.best_metric = min(self.best_metric, metric)
+            if self.bad >= loop.patience:
+                self.stopped = True
+                self.reason = NO_IMPROVEMENT if self.validate is not None else CONVERGED
+        if loop.callback is not None:
+            try:
+                if loop.callback(self.info(number, outcome, score)):
+                    self.stopped, self.reason = True, CALLBACK
+            except KeyboardInterrupt:
+                loop._warn(f"interrupted after {unit} {number}: keeping its parameters",
+                           self.level)
+                self.stopped, self.reason = True, INTERRUPTED
+
+    def finish(self):
+        """The stop reason; warns when ``tol`` was never met, restores the best epoch."""
+        loop = self.loop
+        if not self.stopped and loop.tol is not None and loop.max_epochs > 0:
+            warnings.warn(f"{loop.name}: maximum number of {loop.unit}s ({loop.max_epochs}) "
+                          f"reached before convergence; raise max_{loop.unit}s or tol",
+                          ConvergenceWarning, stacklevel=loop.stacklevel + self.level)
+        if self.best_snap is not None:
+            self.restore(self.best_snap)
+        return self.reason
+
+
+__all__ = ["EpochLoop", "LoopSteps", "DIVERGED", "Outcome", "STOP_REASONS", "CONVERGED", "NO_IMPROVEMENT", "MAX_EPOCHS",
            "CALLBACK", "INTERRUPTED"]

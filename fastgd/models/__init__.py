@@ -7,6 +7,10 @@
   :class:`LinearSVC`; the classifiers take ``class_weight``
   (:mod:`fastgd.models.class_weight`).
 
+* :func:`fastgd.fit_many` (:mod:`fastgd.models.many`) and
+  :class:`fastgd.GridSearchCV` (:mod:`fastgd.models.search`): grids of
+  configurations, and their cross-validation, trained in shared passes.
+
 This subpackage needs scikit-learn (a dependency of fastgd).
 """
 

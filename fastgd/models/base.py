@@ -39,6 +39,7 @@ CSR and converted once otherwise, never densified; its epochs run in
 of those rows. The caller's arrays are never written to.
 """
 
+import contextlib
 import copy
 import math
 import numbers
@@ -74,6 +75,18 @@ class EpochInfo:
     seconds: float
     samples_per_second: float
     estimator: object
+
+
+@dataclass
+class EpochPlan:
+    """A fit ready to run: ``loop.run(run_one, **hooks)``, or its epochs run by a caller
+    that trains several models together on ``data`` = (X, y, sw, rows) with ``trainer``."""
+
+    trainer: object
+    loop: object
+    run_one: object
+    hooks: dict
+    data: tuple
 
 
 def _unit_mean(sw):
@@ -242,6 +255,10 @@ class GDEstimator(BaseEstimator):
     def _validation_score(self, X, y, sample_weight):
         return self.score(X, y, sample_weight=sample_weight)
 
+    def _train_context(self):
+        """The context ``fit`` trains in (an MLP: one BLAS thread, its numba threads)."""
+        return contextlib.nullcontext()
+
     def _check_extra_params(self):
         """Validate the subclass's own constructor arguments (raise ValueError/TypeError)."""
 
@@ -387,7 +404,9 @@ class GDEstimator(BaseEstimator):
     def __sklearn_is_fitted__(self):
         return hasattr(self, "_optimizer")
 
-    def _fit(self, X, y, sample_weight, incremental, classes):
+    def _fit(self, X, y, sample_weight, incremental, classes, run=True):
+        """``fit``/``partial_fit``; ``run=False``: validate and start the fit as ``fit`` does,
+        and return its :class:`EpochPlan` instead of running it (:func:`fastgd.fit_many`)."""
         params = self._checked_params()
         first = not (incremental and hasattr(self, "_optimizer"))
         if not first:
@@ -429,6 +448,8 @@ class GDEstimator(BaseEstimator):
             self.best_loss_ = np.inf
         self._store_params(self._data_params())
         sw_arr = np.empty(0, dtype=X.dtype) if sw is None else sw
+        if not run:
+            return self._epoch_plan(X, y, y_enc, sw, sw_arr, params, incremental)
         try:
             self._run_epochs(X, y, y_enc, sw, sw_arr, params, incremental)
         except DivergenceError:
@@ -594,6 +615,11 @@ class GDEstimator(BaseEstimator):
         return np.sort(train).astype(np.int64), np.sort(val).astype(np.int64)
 
     def _run_epochs(self, X, y, y_enc, sw, sw_arr, params, incremental):
+        plan = self._epoch_plan(X, y, y_enc, sw, sw_arr, params, incremental)
+        self.stop_reason_ = plan.loop.run(plan.run_one, **plan.hooks)
+
+    def _epoch_plan(self, X, y, y_enc, sw, sw_arr, params, incremental):
+        """The fit's trainer, its loop and the loop's hooks: an :class:`EpochPlan`."""
         n_outputs = self._n_outputs()
         rows, hyper, penalty = self._training_objective(params, n_outputs)
         shuffle = self._shuffle_mode(params, X)
@@ -639,11 +665,11 @@ class GDEstimator(BaseEstimator):
                          None if incremental else params["tol"], params["n_iter_no_change"],
                          self._optimizer.lr, self.lr, params["verbose"], self.callback,
                          stacklevel=5)
-        self.stop_reason_ = loop.run(
-            run_one, record, start=self.n_iter_ + 1, validate=validate,
-            snapshot=trainer.snapshot, restore=restore,
-            info=lambda number, o, score: EpochInfo(number, o.loss, score, o.seconds,
-                                                    o.samples_per_second, self))
+        hooks = dict(record=record, start=self.n_iter_ + 1, validate=validate,
+                     snapshot=trainer.snapshot, restore=restore,
+                     info=lambda number, o, score: EpochInfo(number, o.loss, score, o.seconds,
+                                                             o.samples_per_second, self))
+        return EpochPlan(trainer, loop, run_one, hooks, (X, y_enc, sw_arr, train_rows))
 
     # -- prediction helpers -------------------------------------------------------------------
 

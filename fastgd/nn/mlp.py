@@ -233,9 +233,14 @@ class _MLP(GDEstimator):
         self.n_outputs_ = n_outputs
         self.out_activation_ = _OUT_NAMES[self._out_kind(n_outputs)]
 
-    def _fit(self, X, y, sample_weight, incremental, classes):
+    def _fit(self, X, y, sample_weight, incremental, classes, run=True):
+        with self._train_context():
+            return super()._fit(X, y, sample_weight, incremental, classes, run)
+
+    @contextlib.contextmanager
+    def _train_context(self):
         with one_blas_thread, _numba_threads(1 if self._serial_batches() else None):
-            return super()._fit(X, y, sample_weight, incremental, classes)
+            yield
 
     def _serial_batches(self):
         """True when the engine runs each batch's parts serially (batches of <= 512 rows).
