@@ -268,3 +268,14 @@ def test_sparse_x_keeps_its_coordinates_and_gets_the_start_and_the_rate():
     np.testing.assert_array_equal(model._data_params(), model.optimizer_.params)
     assert model.score(Xs, y) > 0.9
     assert model.optimizer_.lr > 0.01
+
+
+def test_fit_many_takes_auto_among_the_rates():
+    X, y = load_breast_cancer(return_X_y=True)
+    est = fastgd.LogisticRegression(max_epochs=5, tol=None, random_state=0)
+    models = fastgd.fit_many(est, {"lr": ["auto", 0.01], "optimizer": ["sgd"]}, X, y)
+    alone = fastgd.LogisticRegression(max_epochs=5, tol=None, random_state=0, lr="auto",
+                                      optimizer="sgd").fit(X, y)
+    np.testing.assert_array_equal(models[0].coef_, alone.coef_)
+    np.testing.assert_array_equal(models[0].x_scale_, alone.x_scale_)
+    assert models[1].x_scale_ is None
