@@ -56,6 +56,10 @@ from ..schedules import Schedule, as_schedule, schedule_config
 
 FLOATS = [np.float64, np.float32]
 
+# fitted attributes the validation of (X, y) sets before the estimator changes: put back
+# when a later check of the same call fails
+_SET_BY_VALIDATION = ("n_features_in_", "feature_names_in_", "classes_", "n_targets_")
+
 
 @dataclass
 class EpochInfo:
@@ -297,12 +301,17 @@ class GDEstimator(BaseEstimator):
         finite = not self._finite_in_pass
         if is_memmap(X):
             X = self._validate_X(X, reset, finite)
-            y = column_or_1d(np.asarray(y), warn=True)
+            y = np.asarray(y)
+            if not (self._multi_output and y.ndim == 2):
+                y = column_or_1d(y, warn=True)
             check_consistent_length(X, y)
         else:
             X, y = validate_data(self, X, y, reset=reset, dtype=FLOATS, order=None, copy=False,
                                  accept_sparse=False, y_numeric=not self._is_classifier(),
-                                 multi_output=False, ensure_all_finite=finite)
+                                 multi_output=self._multi_output, ensure_all_finite=finite)
+        if self._multi_output and y.ndim == 2 and y.shape[1] < 1:
+            raise ValueError(f"y of shape {y.shape} has no target column: pass y of shape "
+                             f"(n_samples,) or (n_samples, n_targets) with n_targets >= 1")
         if not self._is_classifier():
             y = np.asarray(y, dtype=X.dtype)
             if not np.isfinite(y).all():
@@ -315,6 +324,10 @@ class GDEstimator(BaseEstimator):
 
     def _is_classifier(self):
         return is_classifier(self)
+
+    #: True when y may be 2-D (n_samples, n_targets): one output per column (the
+    #: regressors; their ``_encode_targets`` checks the shape and records ``n_targets_``)
+    _multi_output = False
 
     #: True when the model's epoch finds NaN and inf in X itself (the linear losses: a
     #: non-finite logit makes the epoch's loss NaN), so fit need not scan X first
@@ -339,8 +352,7 @@ class GDEstimator(BaseEstimator):
             self._check_resumable(params)
         # scikit-learn's validation records n_features_in_ (and classes_ is
         # set by the encoding): put them back if any later check fails
-        saved = {k: self.__dict__[k] for k in ("n_features_in_", "feature_names_in_", "classes_")
-                 if k in self.__dict__}
+        saved = {k: self.__dict__[k] for k in _SET_BY_VALIDATION if k in self.__dict__}
         try:
             X, y, sw = self._validate_Xy(X, y, sample_weight, reset=first)
             if not first and X.dtype != self._optimizer.params.dtype:
@@ -353,7 +365,7 @@ class GDEstimator(BaseEstimator):
             if first:
                 optimizer, trainer_rng = self._new_optimizer(params, X, n_outputs, rng)
         except BaseException:
-            for k in ("n_features_in_", "feature_names_in_", "classes_"):
+            for k in _SET_BY_VALIDATION:
                 self.__dict__.pop(k, None)
             self.__dict__.update(saved)
             raise

@@ -13,6 +13,7 @@ from ..losses import LOSSES, poisson_deviance
 from .base import GDEstimator
 from .class_weight import ClassWeightMixin, check_class_weight
 from .labels import distinct_labels
+from .targets import MultiOutputMixin
 
 
 def _linear_objective(name, extra=0.0):
@@ -36,7 +37,7 @@ class LinearModel(GDEstimator):
         d = self.n_features_in_
         coef = w[:k * d].reshape(k, d).copy()
         intercept = w[k * d:].copy() if self.fit_intercept else np.zeros(k, dtype=w.dtype)
-        if k == 1 and not self._is_classifier():
+        if k == 1 and not self._is_classifier() and getattr(self, "n_targets_", None) is None:
             self.coef_, self.intercept_ = coef[0], intercept
         else:
             self.coef_, self.intercept_ = coef, intercept
@@ -61,7 +62,7 @@ _COMMON_DOC = (GDEstimator.__doc__.split("Common parameters")[1].split("Interrup
 REGRESSION_LOSSES = ("squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive")
 
 
-class LinearRegression(RegressorMixin, LinearModel):
+class LinearRegression(MultiOutputMixin, RegressorMixin, LinearModel):
     """Linear regression by gradient descent: least squares, Huber or epsilon-insensitive.
 
     Minimises, over w = (coef_, intercept_),
@@ -75,6 +76,14 @@ class LinearRegression(RegressorMixin, LinearModel):
     its square (``"squared_epsilon_insensitive"``): the losses of
     scikit-learn's ``SGDRegressor`` (see :mod:`fastgd.losses`). With
     ``alpha=0`` the squared loss has the least-squares solution as optimum.
+
+    Multi-output: y of shape (n, k) fits the k targets together, in the same
+    epochs over X (the squared loss, summed over the targets: each target's
+    coefficients get the gradient of its own loss), with ``coef_`` of shape
+    (k, d), ``intercept_`` (k,) and ``predict`` (n, k), as scikit-learn's
+    ``LinearRegression`` (so y of shape (n, 1) gives (1, d) and (n, 1));
+    ``score`` is R^2 averaged over the targets. ``loss="squared_error"``
+    only. The fitted ``n_targets_`` is k, or None for a 1-D y.
 
     Parameters
     ----------
@@ -121,15 +130,23 @@ default "squared_error"
         return check_real("epsilon", self.epsilon, low=0.0, low_open=self.loss == "huber")
 
     def _objective(self, n_outputs):
+        if self.n_targets_ is not None:
+            return _linear_objective("multi_squared_error", float(n_outputs))
         return _linear_objective(self.loss, self._epsilon() if LOSSES[self.loss].param else 0.0)
+
+    def _encode_targets(self, y, first, dtype, classes=None, sample_weight=None):
+        if y.ndim == 2 and self.loss != "squared_error":
+            raise ValueError(f"y of shape {y.shape} (several targets) needs "
+                             f"loss='squared_error', got loss={self.loss!r}")
+        return np.ascontiguousarray(self._record_targets(y, first), dtype=dtype)
 
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), continuing the optimizer, step count and schedule."""
         return self._partial_fit(X, y, sample_weight)
 
     def predict(self, X):
-        """Predicted values X @ coef_ + intercept_."""
-        return self._raveled_output(X)
+        """Predicted values X @ coef_.T + intercept_: (n,) for a 1-D y, (n, k) for k targets."""
+        return self._shaped_output(self._linear_output(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -68,6 +68,8 @@ import zlib
 
 import numpy as np
 
+from .targets import check_n_targets
+
 FORMAT = "fastgd-model"
 VERSION = 2
 META_KEY = "__fastgd__"
@@ -111,10 +113,15 @@ _PRIMARY = ("n_features_in_", "n_iter_", "t_", "loss_curve_", "validation_scores
 _OPTIONAL = ("feature_names_in_",)
 
 
+def _primary_names(model):
+    """The primary fitted attributes a file of ``model``'s class must hold."""
+    return (list(_PRIMARY) + (["classes_"] if model._is_classifier() else [])
+            + (["n_targets_"] if model._multi_output else []))
+
+
 def _fitted_names(model):
     """(primary, derived) names of the fitted attributes of ``model`` that a file holds."""
-    primary = list(_PRIMARY) + (["classes_"] if model._is_classifier() else [])
-    primary += [k for k in _OPTIONAL if k in vars(model)]
+    primary = _primary_names(model) + [k for k in _OPTIONAL if k in vars(model)]
     probe = object.__new__(type(model))
     probe.__dict__.update({k: v for k, v in vars(model).items()
                            if k in primary or not k.endswith("_")})
@@ -458,6 +465,11 @@ def _checked_primary(model, fitted):
         out["feature_names_in_"] = names.astype(object)   # as scikit-learn keeps them
     if model._is_classifier():
         out["classes_"] = _checked_classes(model, fitted["classes_"])
+    if model._multi_output:
+        try:
+            out["n_targets_"] = check_n_targets(fitted["n_targets_"], "fitted/n_targets_")
+        except ValueError as exc:
+            raise ModelFileError(str(exc)) from None
     return out
 
 
@@ -546,8 +558,7 @@ def _build(meta, arrays):
     fitted = meta["fitted"]
     if not isinstance(fitted, dict):
         raise ModelFileError(f"fitted must be a JSON object, got {_short(fitted)}")
-    want = list(_PRIMARY) + (["classes_"] if model._is_classifier() else [])
-    for k in want:
+    for k in _primary_names(model):
         if k not in fitted:
             raise ModelFileError(f"fitted lacks the entry {k!r}")
     decoded = {k: dec(v, f"fitted/{k}") for k, v in fitted.items()}
