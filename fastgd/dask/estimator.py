@@ -134,6 +134,10 @@ class DataParallel(BaseEstimator):
         if params["early_stopping"]:
             raise ValueError("estimator.early_stopping is not supported by DataParallel: hold out "
                              "a validation set yourself and score it in a callback")
+        if getattr(est, "average", False):
+            raise ValueError("estimator.average is not supported by DataParallel (its rounds "
+                             "average the chunks' parameters, not the iterates): set "
+                             "average=False")
         if est.callback is not None:
             raise ValueError("estimator.callback is per epoch of a single-machine fit: pass "
                              "callback= to DataParallel instead (called once per round)")

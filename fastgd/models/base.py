@@ -224,6 +224,20 @@ class GDEstimator(BaseEstimator):
     def _validation_score(self, X, y, sample_weight):
         return self.score(X, y, sample_weight=sample_weight)
 
+    def _optimizer_class(self, params):
+        """The optimizer class of a fit with the checked ``params``."""
+        return OPTIMIZERS[params["optimizer"]]
+
+    def _fitted_optimizer_name(self):
+        """The ``optimizer`` argument the fitted optimizer was made for."""
+        return type(self._optimizer).__name__.lower()
+
+    def _before_epoch(self, n_rows, batch_size):
+        """Called before each epoch over ``n_rows`` rows (the model's own optimizer settings)."""
+
+    def _after_epoch(self, n_rows):
+        """Called after each completed epoch over ``n_rows`` rows."""
+
     def _check_extra_params(self):
         """Validate the subclass's own constructor arguments (raise ValueError/TypeError)."""
 
@@ -407,7 +421,7 @@ class GDEstimator(BaseEstimator):
         batch_size, tol, loss, shuffle, ...) is read afresh by each call.
         """
         changed = self._layout_changes()
-        rule = type(self._optimizer).__name__.lower()
+        rule = self._fitted_optimizer_name()
         if params["optimizer"] != rule:
             changed["optimizer"] = rule
         if changed:
@@ -439,7 +453,7 @@ class GDEstimator(BaseEstimator):
         if w is None:
             w = self._init_params(d, n_outputs, X.dtype, rng)
         lr = copy.deepcopy(params["lr"])  # a ReduceLROnPlateau is the fit's own
-        optimizer = OPTIMIZERS[params["optimizer"]](w, lr=lr, **params["optimizer_params"])
+        optimizer = self._optimizer_class(params)(w, lr=lr, **params["optimizer_params"])
         return optimizer, np.random.default_rng(rng.randint(2**32, dtype=np.uint64))
 
     def _shuffle_mode(self, params, X):
@@ -493,8 +507,12 @@ class GDEstimator(BaseEstimator):
                 self.best_validation_score_ = max(score, self.best_validation_score_ or -np.inf)
                 return score
 
+        n_rows = X.shape[0] if train_rows is None else train_rows.size
+
         def run_one():
+            self._before_epoch(n_rows, params["batch_size"])
             result = trainer.run_epoch(X, y_enc, sw_arr, train_rows)
+            self._after_epoch(n_rows)
             return Outcome(result.loss, result.seconds, result.n_steps, result.samples_per_second)
 
         def record(outcome):

@@ -9,6 +9,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_consistent_length, column_or_1d
 
 from .._validation import check_bool, check_real
+from .averaging import averaged_optimizer_class, check_average, start_step
 from ..losses import LOSSES, poisson_deviance
 from .base import GDEstimator
 from .class_weight import ClassWeightMixin, check_class_weight
@@ -33,6 +34,9 @@ class LinearModel(GDEstimator):
     _finite_in_pass = True  # a NaN or inf in X makes a logit, and so the epoch's loss, NaN
 
     def _store_params(self, w):
+        opt = getattr(self, "_optimizer", None)
+        if opt is not None and w is opt.params and _averaging(opt) and opt.state["n_averaged"] > 0:
+            w = opt.state["average"]     # predict and coef_ use the averaged iterate
         k = self._n_outputs()
         d = self.n_features_in_
         coef = w[:k * d].reshape(k, d).copy()
@@ -44,15 +48,48 @@ class LinearModel(GDEstimator):
 
     def _check_extra_params(self):
         check_bool("fit_intercept", self.fit_intercept)
+        check_average(self.average)
 
     def _layout_changes(self):
         k, d = self._n_outputs(), self.n_features_in_
         fitted = self._optimizer.params.size == k * (d + 1)
-        return {} if fitted == bool(self.fit_intercept) else {"fit_intercept": fitted}
+        changed = {} if fitted == bool(self.fit_intercept) else {"fit_intercept": fitted}
+        if _averaging(self._optimizer) != (check_average(self.average) > 0):
+            changed["average"] = "on" if _averaging(self._optimizer) else "off"
+        return changed
+
+    # -- averaging (see fastgd.models.averaging) --
+
+    def _optimizer_class(self, params):
+        if check_average(self.average) > 0:
+            return averaged_optimizer_class(params["optimizer"])
+        return super()._optimizer_class(params)
+
+    def _fitted_optimizer_name(self):
+        return self._optimizer.rule.name.removesuffix("_averaged")
+
+    def _before_epoch(self, n_rows, batch_size):
+        opt = self._optimizer
+        if not _averaging(opt):
+            return
+        if opt.state["n_averaged"] > 0:
+            opt.average_start = 1.0      # averaging goes on once started
+        else:
+            opt.average_start = start_step(check_average(self.average),
+                                           opt.state["samples_seen"], opt.step_count, n_rows,
+                                           batch_size)
+
+    def _after_epoch(self, n_rows):
+        if _averaging(self._optimizer):
+            self._optimizer.state["samples_seen"] += n_rows
 
     def _raveled_output(self, X):
         out = self._linear_output(X)
         return out.ravel() if out.shape[1] == 1 else out
+
+
+def _averaging(optimizer):
+    return optimizer.rule.name.endswith("_averaged")
 
 
 _COMMON_DOC = (GDEstimator.__doc__.split("Common parameters")[1].split("Interrupts:")[0]
@@ -96,6 +133,7 @@ default "squared_error"
         uses 0.1 for all three, pass ``epsilon=0.1`` to match it) and 0.1 for
         the epsilon-insensitive losses (``SGDRegressor``'s).
     fit_intercept : bool, default True
+    {average}
     {common}
     {regressor_attributes:R^2}
 
@@ -113,7 +151,7 @@ default "squared_error"
                  optimizer_params=None, lr=0.01, batch_size=32, max_epochs=200, alpha=1e-4,
                  l1_ratio=0.0, tol=1e-4, n_iter_no_change=5, early_stopping=False,
                  validation_fraction=0.1, shuffle=True, random_state=None, warm_start=False,
-                 verbose=0, callback=None):
+                 average=False, verbose=0, callback=None):
         self._store_init_args(locals())
 
     def _check_extra_params(self):
@@ -161,7 +199,7 @@ class _LinearClassifier(ClassifierMixin, ClassWeightMixin, LinearModel):
                  optimizer_params=None, lr=0.01, batch_size=32, max_epochs=200, alpha=1e-4,
                  l1_ratio=0.0, tol=1e-4, n_iter_no_change=5, early_stopping=False,
                  validation_fraction=0.1, shuffle=True, random_state=None, warm_start=False,
-                 verbose=0, callback=None):
+                 average=False, verbose=0, callback=None):
         self._store_init_args(locals())
 
     def _check_extra_params(self):
@@ -239,6 +277,7 @@ class LogisticRegression(_LinearClassifier):
     Parameters
     ----------
     fit_intercept : bool, default True
+    {average}
     {class_weight}
     {common}
     Attributes
@@ -303,6 +342,7 @@ class LinearSVC(_LinearClassifier):
     ----------
     loss : {"hinge", "squared_hinge", "modified_huber"}, default "hinge"
     fit_intercept : bool, default True
+    {average}
     {class_weight}
     {common}
     """
@@ -311,7 +351,7 @@ class LinearSVC(_LinearClassifier):
                  optimizer_params=None, lr=0.01, batch_size=32, max_epochs=200, alpha=1e-4,
                  l1_ratio=0.0, tol=1e-4, n_iter_no_change=5, early_stopping=False,
                  validation_fraction=0.1, shuffle=True, random_state=None, warm_start=False,
-                 verbose=0, callback=None):
+                 average=False, verbose=0, callback=None):
         self._store_init_args(locals())
 
     def _check_extra_params(self):
@@ -371,6 +411,7 @@ class PoissonRegressor(RegressorMixin, LinearModel):
     Parameters
     ----------
     fit_intercept : bool, default True
+    {average}
     {common}
     {regressor_attributes:D^2}
 
@@ -388,7 +429,8 @@ class PoissonRegressor(RegressorMixin, LinearModel):
     def __init__(self, fit_intercept=True, optimizer="adam", optimizer_params=None, lr=0.01,
                  batch_size=32, max_epochs=200, alpha=1e-4, l1_ratio=0.0, tol=1e-4,
                  n_iter_no_change=5, early_stopping=False, validation_fraction=0.1, shuffle=True,
-                 random_state=None, warm_start=False, verbose=0, callback=None):
+                 random_state=None, warm_start=False, average=False, verbose=0,
+                 callback=None):
         self._store_init_args(locals())
 
     def _objective(self, n_outputs):
@@ -471,8 +513,19 @@ _REGRESSOR_ATTRIBUTES_DOC = """Attributes
     validation_scores_ : {score} per epoch with early_stopping (else None)
     n_features_in_, optimizer_"""
 
+_AVERAGE_DOC = """average : bool or int, default False
+        Polyak-Ruppert averaging, as scikit-learn's SGD ``average``: True
+        averages the iterates from the first sample on, an int k from the
+        step whose batch brings the samples seen to k; ``coef_``,
+        ``intercept_`` and ``predict`` then use the mean of the iterates
+        (the plain iterate until averaging starts). The mean is optimizer
+        state (``optimizer_.state["average"]``), kept by ``partial_fit``,
+        early stopping, ``state_dict()`` and model files; ``warm_start``
+        starts a fresh mean. See :mod:`fastgd.models.averaging`."""
+
 for _cls in (LinearRegression, LogisticRegression, LinearSVC, PoissonRegressor):
     _cls.__doc__ = (_cls.__doc__.replace("{common}", _COMMON_DOC.strip())
+                    .replace("{average}", _AVERAGE_DOC)
                     .replace("{class_weight}", _CLASS_WEIGHT_DOC))
     for _score in ("R^2", "D^2"):
         _cls.__doc__ = _cls.__doc__.replace("{regressor_attributes:%s}" % _score,

@@ -532,8 +532,6 @@ def _checked_rng(value):
 
 def _build(meta, arrays):
     """The estimator a file describes; ModelFileError naming the first entry that is wrong."""
-    from fastgd.optim import OPTIMIZERS
-
     classes = model_classes()
     name = meta.get("class")
     if not isinstance(name, str) or name not in classes:
@@ -569,7 +567,7 @@ def _build(meta, arrays):
     saved = _keys(meta["optimizer"], _OPTIMIZER, "optimizer")
     w = _checked_params_vector(model, dec(saved["params"], "optimizer/params"),
                                primary["n_features_in_"])
-    rule = OPTIMIZERS[checked["optimizer"]]
+    rule = model._optimizer_class(checked)
     if saved["class"] != rule.__name__:
         raise ModelFileError(f"optimizer/class is {_short(saved['class'])}, but the parameter "
                              f"optimizer={model.optimizer!r} builds {rule.__name__}")
@@ -633,8 +631,8 @@ def save_model(model, path, metadata=None):
     check_is_fitted(model)
     opt = model._optimizer
     changed = model._layout_changes()
-    if type(opt).__name__.lower() != str(model.optimizer).lower():
-        changed["optimizer"] = type(opt).__name__.lower()
+    if model._fitted_optimizer_name() != str(model.optimizer).lower():
+        changed["optimizer"] = model._fitted_optimizer_name()
     if changed:
         raise ValueError(f"save_model: {', '.join(changed)} changed since fit (which used "
                          f"{', '.join(f'{k}={v!r}' for k, v in changed.items())}): fit again "
