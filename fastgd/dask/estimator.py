@@ -180,7 +180,8 @@ class DataParallel(BaseEstimator):
             est = clone(self.estimator)
         key = f"fastgd-{uuid.uuid4().hex[:10]}"
         classifier = is_classifier(est)
-        prepared = _data.prepare(client, X, y, sample_weight, classifier, key)
+        prepared = _data.prepare(client, X, y, sample_weight, classifier, key,
+                                 getattr(est, "class_weight", None))
         shards = []
         try:
             job = self._start(est, params, prepared, batch, local_epochs, client, threads)

@@ -168,7 +168,7 @@ default "squared_error"
         return check_real("epsilon", self.epsilon, low=0.0, low_open=self.loss == "huber")
 
     def _objective(self, n_outputs):
-        if self.n_targets_ is not None:
+        if getattr(self, "n_targets_", None) is not None:   # (DataParallel sets none)
             return _linear_objective("multi_squared_error", float(n_outputs))
         return _linear_objective(self.loss, self._epsilon() if LOSSES[self.loss].param else 0.0)
 
