@@ -100,6 +100,8 @@ class Prepared:
     classes: object     # sorted labels (classifiers) or None
     sw_scale: object    # n / sum(sample_weight), or None for unit weights
     class_weights: object = None  # the weight of each class (class_weight), or None
+    y_min: float = None           # a regressor's smallest target
+    y_mean: float = None          # ... and its (weighted) mean
 
     @property
     def n_samples(self):
@@ -145,8 +147,18 @@ def prepare(client, X, y, sample_weight, classifier, key, class_weight=None):
     empty = [r for r, info in zip(raws, infos) if info["rows"] == 0]
     if empty:
         client.cancel(empty)
+    y_min = y_mean = None
+    if not classifier:
+        full = [info for info in infos if info["rows"] > 0]
+        y_min = min(info["y_min"] for info in full)
+        if sw is None:
+            y_mean = math.fsum(info["y_sum"] for info in full) / sum(i["rows"] for i in full)
+        else:
+            y_mean = (math.fsum(info["y_wsum"] for info in full)
+                      / math.fsum(info["sw_sum"] for info in full))
     return Prepared([raws[b] for b in keep], [infos[b]["rows"] for b in keep],
-                    infos[keep[0]]["cols"], dtype, classes, sw_scale, class_weights)
+                    infos[keep[0]]["cols"], dtype, classes, sw_scale, class_weights, y_min,
+                    y_mean)
 
 
 def _class_weights(infos, classes, class_weight):

@@ -119,6 +119,12 @@ def inspect_block(raw, classifier):
         info["y_numeric"] = bool(np.issubdtype(y.dtype, np.number)
                                  or np.issubdtype(y.dtype, np.bool_))
         info["y_finite"] = bool(info["y_numeric"] and np.isfinite(y.astype(np.float64)).all())
+        if info["y_finite"] and y.ndim == 1 and y.size:   # PoissonRegressor's checks and start
+            y64 = y.astype(np.float64)
+            info["y_min"] = float(y64.min())
+            info["y_sum"] = float(y64.sum())
+            if sw is not None and sw.ndim == 1 and sw.shape[0] == y.shape[0]:
+                info["y_wsum"] = float(np.dot(sw.astype(np.float64), y64))
     if sw is not None:
         info["sw_rows"] = int(sw.shape[0]) if sw.ndim == 1 else -1
         sw64 = sw.astype(np.float64) if sw.ndim == 1 else np.zeros(0)

@@ -20,8 +20,8 @@ from .._validation import check_int
 from . import _data, _worker
 
 MODES = ("sync", "local")
-SUPPORTED = ("LinearRegression", "LogisticRegression", "LinearSVC", "MLPRegressor",
-             "MLPClassifier")
+SUPPORTED = ("LinearRegression", "PoissonRegressor", "LogisticRegression", "LinearSVC",
+             "MLPRegressor", "MLPClassifier")
 
 
 def _supported():
@@ -210,6 +210,12 @@ class DataParallel(BaseEstimator):
             est._check_n_classes(labels)
             est.classes_ = labels
         est.n_features_in_ = prepared.n_features
+        from ..models.linear import PoissonRegressor
+        if isinstance(est, PoissonRegressor):   # its checks and start, from all chunks
+            if prepared.y_min < 0:
+                raise ValueError(f"PoissonRegressor: y must be >= 0 (counts or rates), got a "
+                                 f"minimum of {prepared.y_min!r}")
+            est._start_intercept = math.log(prepared.y_mean) if prepared.y_mean > 0 else 0.0
         n_outputs = est._n_outputs()
         proxy = np.empty((0, prepared.n_features), dtype=prepared.dtype)
         optimizer, rng = est._new_optimizer(params, proxy, n_outputs, params["random_state"])
@@ -384,7 +390,8 @@ class DataParallel(BaseEstimator):
         return self._blockwise("predict_proba", X)
 
     def score(self, X, y, sample_weight=None):
-        """Accuracy (classifiers) or R^2 (regressors), reduced on the workers; returns a float."""
+        """Accuracy (classifiers), R^2 (regressors) or D^2 (PoissonRegressor), reduced on the
+        workers; returns a float."""
         check_is_fitted(self, "estimator_")
         if not _data.is_dask_array(X):
             return self.estimator_.score(X, y, sample_weight=sample_weight)
@@ -398,6 +405,21 @@ class DataParallel(BaseEstimator):
             return float(((pred == y) * w).sum().compute() / w.sum().compute())
         y64 = y.astype(np.float64)
         mean = (w * y64).sum() / w.sum()
+        from ..models.linear import PoissonRegressor
+        if isinstance(self.estimator_, PoissonRegressor):   # D^2, as its own score
+
+            def deviance(mu):          # fastgd.losses.poisson_deviance, summed over the chunks
+                positive = y64 > 0
+                ylog = da.where(positive, y64 * da.log(da.where(positive, y64, 1.0) / mu), 0.0)
+                return (w * 2.0 * (ylog - y64 + mu)).sum()
+
+            if da.compute((y64 < 0).any())[0]:
+                raise ValueError("PoissonRegressor: y must be >= 0 (counts or rates)")
+            with np.errstate(divide="ignore", invalid="ignore"):
+                dev, null = da.compute(deviance(pred), deviance(mean))
+            if null == 0:
+                return 1.0 if dev == 0 else 0.0
+            return float(1.0 - dev / null)
         ss_res, ss_tot = da.compute((w * (y64 - pred) ** 2).sum(), (w * (y64 - mean) ** 2).sum())
         return float(1.0 - ss_res / ss_tot) if ss_tot > 0 else 0.0
 
