@@ -60,10 +60,11 @@ def output(z, kind):
 
 
 def one_hot_targets(y, kind, n_out):
-    """The targets as a matrix: y itself (one column) or one-hot class indicators."""
+    """The targets as a matrix: y itself (one column, or the k columns of an (n, k) y) or
+    one-hot class indicators."""
     if kind == "softmax":
         return np.eye(n_out, dtype=y.dtype)[y.astype(int)]
-    return y.reshape(-1, 1)
+    return y.reshape(y.shape[0], -1)
 
 
 def loss_per_sample(z, Y, kind):
@@ -87,7 +88,8 @@ def predict(params, sizes, X, activation, out_kind):
 def loss_and_grad(params, sizes, X, y, activation, out_kind, l2=0.0, l1=0.0, sample_weight=None):
     """(loss, flat gradient) of (1/n) sum_i s_i l_i + l2/2 sum ||W||^2 + l1 sum |W|.
 
-    ``y``: 1-D targets (values, 0/1 labels, or class indices for softmax).
+    ``y``: 1-D targets (values, 0/1 labels, or class indices for softmax), or an (n, k)
+    array of values for k identity outputs.
     """
     layers = unflatten(params, sizes)
     n = X.shape[0]

@@ -15,6 +15,7 @@ import pytest
 import fastgd
 from fastgd import load_model, save_model
 from fastgd.cli import main
+from fastgd.losses.standardize import feature_statistics
 from fastgd.models import persist
 from fastgd.models.persist import META_KEY, ModelFileError, read_metadata
 
@@ -159,31 +160,34 @@ def test_fit_predict_round_trip_csv(tmp_path, labelled_csv):
                                  "--out", model])
     assert status == 0, err
     assert out.count("  epoch ") == 8 and "accuracy" in out and str(model) in out
-    # the same fit in Python gives the same model, bit for bit
+    # the same fit in Python, on the standardised features, gives the same model, bit for bit
+    mu, s = feature_statistics(X, center=True)
     ref = fastgd.LogisticRegression(optimizer="adam", lr=0.05, batch_size=64, max_epochs=8,
                                     tol=1e-4, alpha=1e-4, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ref.fit(X, labels)
+        ref.fit((X - mu) / s, labels)
     loaded = load_model(model)
     np.testing.assert_array_equal(loaded.coef_, ref.coef_)
-    assert read_metadata(model)["features"] == ["a", "b", "c"]
+    meta = read_metadata(model)
+    assert meta["features"] == ["a", "b", "c"]
+    assert meta["scale"] == {"method": "standard", "mean": mu.tolist(), "std": s.tolist()}
 
     pred = tmp_path / "p.csv"
     status, _, err = run_main(["predict", model, path, "--out", pred])
     assert status == 0, err
     header, rows = read_prediction_csv(pred)
-    assert header == "label" and rows == list(ref.predict(X))
+    assert header == "label" and rows == list(ref.predict((X - mu) / s))
 
     # a prediction file without the target, columns in another order, to stdout
     other = write_csv(tmp_path / "new.csv", ["c", "a", "b"], [(r[2], r[0], r[1]) for r in X[:5]])
     status, out, err = run_main(["predict", model, other])
     assert status == 0, err
-    assert out.splitlines() == ["label"] + list(ref.predict(X[:5]))
+    assert out.splitlines() == ["label"] + list(ref.predict((X[:5] - mu) / s))
     status, out, err = run_main(["predict", model, other, "--proba"])
     assert status == 0, err
     proba = np.array([line.split(",") for line in out.splitlines()[1:]], dtype=float)
-    np.testing.assert_array_equal(proba, ref.predict_proba(X[:5]))
+    np.testing.assert_array_equal(proba, ref.predict_proba((X[:5] - mu) / s))
 
 
 def test_fit_predict_round_trip_npy_memmap(tmp_path):
@@ -194,9 +198,10 @@ def test_fit_predict_round_trip_npy_memmap(tmp_path):
     np.save(data, np.column_stack([y, X]))              # target first: features stay a memmap view
     model = tmp_path / "reg.npz"
     status, out, err = run_main(["fit", data, "--target", "0", "--model", "linear", "--epochs",
-                                 "6", "--tol", "none", "--out", model])
+                                 "6", "--tol", "none", "--scale", "none", "--out", model])
     assert status == 0, err
-    assert "memory-mapped float32" in out and "R^2" in out
+    assert "memory-mapped float32" in out and "R^2" in out and "badly scaled" not in out
+    assert "Stopped: ran the --epochs 6 epochs (--tol none)" in out
     ref = fastgd.LinearRegression(optimizer="adam", lr=0.01, batch_size=256, max_epochs=6,
                                   tol=None, alpha=1e-4, random_state=0)
     ref.fit(np.load(data, mmap_mode="r")[:, 1:], y)
@@ -222,7 +227,8 @@ def test_fit_predict_mlp(tmp_path, labelled_csv):
     loaded = load_model(model)
     status, out, err = run_main(["predict", model, path])
     assert status == 0, err
-    assert out.splitlines()[1:] == list(loaded.predict(X))
+    mu, s = feature_statistics(X, center=True)       # fit standardised the features
+    assert out.splitlines()[1:] == list(loaded.predict((X - mu) / s))
 
 
 # -- one-line errors ---------------------------------------------------------------------------------
@@ -361,3 +367,127 @@ def test_save_model_refuses_other_estimators(tmp_path):
         save_model(Ridge().fit([[0.0], [1.0]], [0.0, 1.0]), tmp_path / "r.npz")
     with pytest.raises(ModelFileError):
         load_model(write_csv(tmp_path / "x.csv", ["a"], [(1,)]))
+
+
+# -- feature scaling and the stop line -----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def breast_cancer_csv(tmp_path_factory):
+    """scikit-learn's breast cancer table as a user would have it: unscaled, in a CSV."""
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer()
+    names = [n.replace(" ", "_") for n in data.feature_names]
+    path = tmp_path_factory.mktemp("bc") / "cancer.csv"
+    write_csv(path, names + ["diagnosis"],
+              [[repr(float(v)) for v in row] + [int(t)] for row, t in zip(data.data, data.target)])
+    return path
+
+
+def _accuracy(out):
+    return float(next(line for line in out.splitlines() if "accuracy" in line).split()[1])
+
+
+def test_standard_scaling_is_the_default_and_the_better_one(tmp_path, breast_cancer_csv):
+    fit = ["fit", breast_cancer_csv, "--target", "diagnosis", "--model", "logistic"]
+    status, scaled, err = run_main(fit + ["--out", tmp_path / "s.npz"])
+    assert status == 0, err
+    status, raw, err = run_main(fit + ["--scale", "none", "--out", tmp_path / "n.npz"])
+    assert status == 0, err
+    assert "Standardised the 30 features" in scaled and "badly scaled" not in scaled
+    assert "Warning: the features look badly scaled" in raw and "'worst_area'" in raw
+    assert _accuracy(scaled) >= 0.97 and _accuracy(scaled) > _accuracy(raw) + 0.03
+    for out in (scaled, raw):
+        assert sum(line.startswith("Stopped: ") for line in out.splitlines()) == 1
+    assert "Stopped: converged: the training loss improved by less than --tol" in raw
+    assert "standard (the default)" in " ".join(_help("fit").split())
+    assert "standard (the default)" in " ".join(_help("lr-find").split())
+
+
+def _help(command):
+    from fastgd.cli.main import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices[command]
+    return sub.format_help()
+
+
+def test_scaling_of_a_memmap_is_stored_and_applied_by_predict(tmp_path):
+    rng = np.random.default_rng(2)
+    X = (rng.standard_normal((700, 3)) * [1.0, 1e3, 1e-3] + [0.0, 5e4, 0.0]).astype(np.float32)
+    y = (X @ np.array([1.0, 2e-3, 800.0]) + 1.0).astype(np.float32)
+    data = tmp_path / "train.npy"
+    np.save(data, np.column_stack([y, X]))
+    model = tmp_path / "m.npz"
+    status, out, err = run_main(["fit", data, "--target", "0", "--model", "linear", "--epochs",
+                                 "5", "--tol", "none", "--out", model])
+    assert status == 0, err
+    assert "a copy in a temporary file" in out and "float32" in out
+    # the same fit in Python: standardised float32 rows, memory-mapped (so shuffled by blocks)
+    mu, s = feature_statistics(np.load(data, mmap_mode="r")[:, 1:], center=True)
+    np.save(tmp_path / "Z.npy", ((X.astype(np.float64) - mu) / s).astype(np.float32))
+    Z = np.load(tmp_path / "Z.npy", mmap_mode="r")
+    ref = fastgd.LinearRegression(optimizer="adam", lr=0.01, batch_size=256, max_epochs=5,
+                                  tol=None, alpha=1e-4, random_state=0).fit(Z, y)
+    loaded = load_model(model)
+    np.testing.assert_array_equal(loaded.coef_, ref.coef_)
+    assert loaded.coef_.dtype == np.float32
+    np.testing.assert_array_equal(read_metadata(model)["scale"]["std"], s)
+    pred = tmp_path / "p.npy"
+    status, _, err = run_main(["predict", model, data, "--out", pred])
+    assert status == 0, err
+    np.testing.assert_array_equal(np.load(pred), ref.predict(Z))
+    # --scale none on the same file: trained as is, with the warning naming both problems
+    status, out, err = run_main(["fit", data, "--target", "0", "--model", "linear", "--epochs",
+                                 "2", "--scale", "none", "--out", tmp_path / "raw.npz"])
+    assert status == 0, err
+    assert "standard deviations range from" in out and "standard deviations from 0" in out
+    assert "scale" not in read_metadata(tmp_path / "raw.npz")
+
+
+def test_a_model_file_with_a_malformed_scaling_is_refused(tmp_path, labelled_csv):
+    path, _, _ = labelled_csv
+    model = tmp_path / "m.npz"
+    assert run_main(["fit", path, "--target", "label", "--model", "logistic", "--epochs", "1",
+                     "--out", model])[0] == 0
+    meta_text, arrays = _entries(model)
+    for bad in ({"method": "standard", "mean": [0.0] * 3, "std": [1.0, 0.0, 1.0]},
+                {"method": "standard", "mean": [0.0] * 2, "std": [1.0] * 2},
+                {"method": "minmax", "mean": [0.0] * 3, "std": [1.0] * 3}):
+        meta = json.loads(meta_text)
+        meta["metadata"]["scale"] = bad
+        edited = tmp_path / "edited.npz"
+        persist._write(str(edited), json.dumps(meta), arrays)
+        status, _, err = run_main(["predict", edited, path])
+        assert status == 1 and len(err.strip().splitlines()) == 1
+        assert "positive stds" in err
+
+
+def test_the_stop_line_names_every_reason(tmp_path, labelled_csv):
+    from fastgd.cli.fit import stop_line
+
+    path, X, labels = labelled_csv
+    status, out, err = run_main(["fit", path, "--target", "label", "--model", "logistic",
+                                 "--early-stopping", "--epochs", "200", "--lr", "0.5",
+                                 "--out", tmp_path / "m.npz"])
+    assert status == 0, err
+    assert "Stopped: no improvement on the validation set (10% of the rows)" in out
+    status, out, err = run_main(["fit", path, "--target", "label", "--model", "logistic",
+                                 "--epochs", "2", "--out", tmp_path / "m.npz"])
+    assert "Stopped: reached --epochs 2 before the loss settled" in out
+
+    def interrupt(info):
+        if info.epoch == 2:
+            raise KeyboardInterrupt
+
+    est = fastgd.LogisticRegression(max_epochs=5, callback=interrupt)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, labels)
+    assert stop_line(est) == "interrupted (Ctrl-C); kept the last completed epoch"
+    numbers = write_csv(tmp_path / "numbers.csv", ["a", "b", "y"],
+                        [(r[0], r[1], r[2]) for r in X])
+    status, _, err = run_main(["fit", numbers, "--target", "y", "--model", "linear", "--lr",
+                               "1e6", "--optimizer", "sgd", "--batch-size", "full", "--tol",
+                               "none"])
+    assert status == 1 and "error: stopped: " in err and "diverged" in err

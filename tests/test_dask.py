@@ -188,6 +188,45 @@ def test_regression_multiclass_weights_and_svc(healthy):
                                ref.decision_function(Xc), rtol=1e-9)
 
 
+def test_class_weight_as_on_one_machine(healthy):
+    Xc, yc = classification(n=900, classes=3, seed=5)
+    labels = np.array(["a", "b", "c"])[yc]
+    sw = np.random.default_rng(6).uniform(0.0, 2.0, 900)
+    kw = dict(optimizer="adam", lr=0.1, batch_size=None, max_epochs=15, tol=None, random_state=0)
+    for class_weight, weights in [("balanced", None), ({"a": 3.0, "c": 0.5}, sw),
+                                  ("balanced", sw)]:
+        ref = fastgd.LogisticRegression(class_weight=class_weight, **kw).fit(
+            Xc, labels, sample_weight=weights)
+        dp = DataParallel(fastgd.LogisticRegression(class_weight=class_weight, **kw)).fit(
+            dask_rows(Xc, 250), dask_rows(labels, 250),
+            sample_weight=None if weights is None else dask_rows(weights, 250))
+        # the weights' scale is summed per class here, row by row there: last bits differ
+        np.testing.assert_allclose(dp.coef_, ref.coef_, rtol=1e-9, atol=1e-9)
+    with pytest.raises(ValueError, match="not classes"):
+        DataParallel(fastgd.LogisticRegression(class_weight={"z": 2.0}, **kw)).fit(
+            dask_rows(Xc, 250), labels)
+
+
+def test_poisson_regressor_as_on_one_machine(healthy):
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((800, 3))
+    y = rng.poisson(np.exp(X @ [0.3, -0.2, 0.1] + 1.0)).astype(np.float64)
+    sw = rng.uniform(0.5, 1.5, 800)
+    kw = dict(optimizer="adam", lr=0.05, batch_size=None, max_epochs=15, tol=None, alpha=1e-3,
+              random_state=0)
+    for weights in (None, sw):
+        ref = fastgd.PoissonRegressor(**kw).fit(X, y, sample_weight=weights)
+        dp = DataParallel(fastgd.PoissonRegressor(**kw)).fit(
+            dask_rows(X, 300), dask_rows(y, 300),
+            sample_weight=None if weights is None else dask_rows(weights, 300))
+        np.testing.assert_allclose(dp.coef_, ref.coef_, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(dp.intercept_, ref.intercept_, rtol=1e-9)
+        assert dp.score(dask_rows(X, 300), dask_rows(y, 300)) == pytest.approx(
+            ref.score(X, y), rel=1e-9)
+    with pytest.raises(ValueError, match="y must be >= 0"):
+        DataParallel(fastgd.PoissonRegressor(**kw)).fit(dask_rows(X, 300), dask_rows(y - 5, 300))
+
+
 def test_mlp_both_modes(healthy):
     X, y = classification(n=800, seed=9, classes=3)
     kw = dict(hidden_layer_sizes=(8,), lr=0.01, batch_size=None, max_epochs=15, tol=None,
@@ -366,6 +405,7 @@ BAD = [
     (dict(estimator=object()), TypeError, "estimator must be"),
     (dict(estimator=logistic(early_stopping=True)), ValueError, "early_stopping"),
     (dict(estimator=logistic(callback=print)), ValueError, "estimator.callback"),
+    (dict(estimator=logistic(average=True)), ValueError, "estimator.average is not supported"),
     (dict(estimator=logistic(lr=-1.0)), ValueError, "lr"),
 ]
 

@@ -14,6 +14,7 @@ exits with status 1.
 
 import os
 import sys
+import tempfile
 import time
 import warnings
 
@@ -21,7 +22,11 @@ import numpy as np
 
 from .data import DataError, file_kind, read_table
 from .errors import MODELS, CLIError, one_line
-from ..engine.trainer import compile_messages
+from .scale import (checked_scale, column_statistics, predict_scaled, scale_metadata,
+                    scaling_problems, standardize)
+from ..engine.loop import CONVERGED, INTERRUPTED, MAX_EPOCHS, NO_IMPROVEMENT
+from ..engine.trainer import DivergenceError, compile_messages
+from ..sparse import is_sparse
 from ..models.persist import ModelFileError, load_model, read_metadata, save_model
 
 _LINEAR = {"logistic": "LogisticRegression", "linear": "LinearRegression", "svm": "LinearSVC"}
@@ -79,7 +84,8 @@ def build_estimator(args, cls, n_rows):
     if isinstance(batch, int):
         batch = min(batch, n_rows)
     params = dict(optimizer=args.optimizer, lr=args.lr, batch_size=batch, max_epochs=args.epochs,
-                  tol=args.tol, random_state=args.seed, alpha=args.alpha)
+                  tol=args.tol, random_state=args.seed, alpha=args.alpha,
+                  early_stopping=bool(getattr(args, "early_stopping", False)))
     if args.hidden is not None:
         if not cls.__name__.startswith("MLP"):
             raise CLIError("--hidden applies to --model mlp only")
@@ -130,10 +136,79 @@ def read_training_data(args, out=print):
     return table, cls, classifier, y
 
 
+def scaled_features(args, table, workdir, out=print):
+    """(X to train on, (mu, s) or None): ``--scale`` applied to the table's features.
+
+    The column statistics take one pass over the rows either way: with
+    ``--scale none`` they only decide whether to warn that the features
+    look badly scaled for gradient descent.
+    """
+    if is_sparse(table.X):        # an svmlight file: centring would fill it in
+        if args.scale != "none":
+            out("Note: the sparse features are used as they are (--scale standard needs dense "
+                "data)")
+        return table.X, None
+    mu, s = column_statistics(table.X)
+    if args.scale == "none":
+        problem = scaling_problems(mu, s, table.feature_names)
+        if problem:
+            out(f"Warning: the features look badly scaled for gradient descent ({problem}); "
+                f"it converges slowly on them: drop --scale none (standardise)")
+        return table.X, None
+    where = "a temporary file" if _is_mapped(table.X) else "memory"
+    out(f"Standardised the {table.X.shape[1]} features (mean 0, std 1, from one pass over the "
+        f"rows; a copy in {where}); predict applies the same scaling")
+    return standardize(table.X, mu, s, workdir), (mu, s)
+
+
+def stop_line(est):
+    """The line that says why the fit stopped (from the estimator's ``stop_reason_``)."""
+    reason = est.stop_reason_
+    patience = est.n_iter_no_change
+    if reason == CONVERGED:
+        return (f"converged: the training loss improved by less than --tol {est.tol:g} for "
+                f"{patience} epochs")
+    if reason == NO_IMPROVEMENT:
+        return (f"no improvement on the validation set ({est.validation_fraction:.0%} of the "
+                f"rows) by --tol {est.tol:g} for {patience} epochs; kept the best epoch "
+                f"({int(np.argmax(est.validation_scores_)) + 1})")
+    if reason == MAX_EPOCHS:
+        if est.tol is None:
+            return f"ran the --epochs {est.max_epochs} epochs (--tol none)"
+        return (f"reached --epochs {est.max_epochs} before the loss settled (raise --epochs, "
+                f"or --tol)")
+    if reason == INTERRUPTED:
+        return "interrupted (Ctrl-C); kept the last completed epoch"
+    return reason
+
+
 def run_fit(args, out=print):
     """``fastgd fit``: returns the fitted estimator (after saving it)."""
     table, cls, classifier, y = read_training_data(args, out)
-    est = build_estimator(args, cls, table.X.shape[0])
+    with tempfile.TemporaryDirectory(prefix="fastgd-fit-") as workdir:
+        X, scale = scaled_features(args, table, workdir, out)
+        est = _fit_and_report(args, table, X, cls, classifier, y, out)
+        del X
+    path = args.out or default_model_path(args.data, args.model)
+    meta = {"kind": table.kind, "features": table.feature_names, "target": _plain(table.target),
+            "n_columns": table.n_columns, "classifier": classifier}
+    if scale is not None:
+        meta["scale"] = scale_metadata(*scale)
+    if table.kind == "svmlight":
+        meta["zero_based"] = table.zero_based
+    try:
+        save_model(est, path, metadata=meta)
+    except OSError as exc:
+        raise CLIError(f"cannot write the model to {path}: {exc.strerror or exc}") from None
+    out(f"Saved the model to {path}  (fastgd predict {path} DATA; in Python: "
+        f"fastgd.load_model({path!r})" + ("" if scale is None else
+                                          ", which takes standardised rows: the means and stds "
+                                          "are in the file's metadata, read_metadata") + ")")
+    return est
+
+
+def _fit_and_report(args, table, X, cls, classifier, y, out):
+    est = build_estimator(args, cls, X.shape[0])
     batch = "all rows (batch GD)" if est.batch_size is None else f"batch size {est.batch_size}"
     out(f"Fitting {cls.__name__}: optimizer {est.optimizer}, lr {est.lr}, {batch}, up to "
         f"{est.max_epochs} epochs")
@@ -155,14 +230,16 @@ def run_fit(args, out=print):
         warnings.simplefilter("always")
         try:
             with compile_messages(lambda message: out(f"  {message}")):
-                est.fit(table.X, y)
+                est.fit(X, y)
         except _Diverging as exc:
-            raise CLIError(f"{exc}; try a smaller --lr (now {args.lr:g}) or scale the "
-                           f"features") from None
+            raise CLIError(f"stopped: {exc}; try a smaller --lr (now {args.lr:g})"
+                           f"{' or --scale standard' if args.scale == 'none' else ''}") from None
         except MemoryError as exc:                # a model far too large for this machine
             raise CLIError(f"not enough memory for this model ({one_line(exc) or 'MemoryError'}); "
                            f"try smaller --hidden layers") from None
-        except Exception as exc:                  # a diverging fit, bad values, one class, ...
+        except DivergenceError as exc:
+            raise CLIError(f"stopped: {one_line(exc)}") from None
+        except Exception as exc:                  # bad values, one class, ...
             if isinstance(exc, (ValueError, TypeError, ArithmeticError)):
                 raise CLIError(one_line(exc)) from None
             raise
@@ -171,25 +248,14 @@ def run_fit(args, out=print):
     for w in caught:
         msg = one_line(w.message)
         if "maximum number of epochs" in msg:
-            msg = (f"stopped after --epochs {est.max_epochs} before the loss settled "
-                   f"(raise --epochs, or --tol)")
+            continue                              # the stop line says it
         out(f"Note: {msg}")
     out(f"Done: {est.n_iter_} epochs in {seconds:.2f} s")
+    out(f"Stopped: {stop_line(est)}")
     out(f"  loss      {est.loss_curve_[-1]:.6g}   (training objective, mean over the last epoch)")
-    score = est.score(table.X, y)
-    out(f"  {'accuracy' if classifier else 'R^2':<9} {score:.6g}   (on the {table.X.shape[0]:,} "
+    score = est.score(X, y)
+    out(f"  {'accuracy' if classifier else 'R^2':<9} {score:.6g}   (on the {X.shape[0]:,} "
         f"training rows)")
-    path = args.out or default_model_path(args.data, args.model)
-    meta = {"kind": table.kind, "features": table.feature_names, "target": _plain(table.target),
-            "n_columns": table.n_columns, "classifier": classifier}
-    if table.kind == "svmlight":
-        meta["zero_based"] = table.zero_based
-    try:
-        save_model(est, path, metadata=meta)
-    except OSError as exc:
-        raise CLIError(f"cannot write the model to {path}: {exc.strerror or exc}") from None
-    out(f"Saved the model to {path}  (fastgd predict {path} DATA; in Python: "
-        f"fastgd.load_model({path!r}))")
     return est
 
 
@@ -200,15 +266,18 @@ def run_lr_find(args, out=print):
     table, cls, classifier, y = read_training_data(args, out)
     args.lr, args.epochs, args.tol = 1e-3, 1, None   # the rate is the test's own
     est = build_estimator(args, cls, table.X.shape[0])
-    out(f"Range test: {cls.__name__}, optimizer {est.optimizer}, "
-        f"{'full batches' if est.batch_size is None else f'batch size {est.batch_size}'}, "
-        f"{args.steps} steps from lr {args.min_lr:g} to {args.max_lr:g}")
-    try:
-        with compile_messages(lambda message: out(f"  {message}")):
-            result = lr_find(est, table.X, y, min_lr=args.min_lr, max_lr=args.max_lr,
-                             steps=args.steps, random_state=args.seed)
-    except (ValueError, TypeError) as exc:
-        raise CLIError(one_line(exc)) from None
+    with tempfile.TemporaryDirectory(prefix="fastgd-lr-find-") as workdir:
+        X, _ = scaled_features(args, table, workdir, out)   # the rate suits fit's scaling
+        out(f"Range test: {cls.__name__}, optimizer {est.optimizer}, "
+            f"{'full batches' if est.batch_size is None else f'batch size {est.batch_size}'}, "
+            f"{args.steps} steps from lr {args.min_lr:g} to {args.max_lr:g}")
+        try:
+            with compile_messages(lambda message: out(f"  {message}")):
+                result = lr_find(est, X, y, min_lr=args.min_lr, max_lr=args.max_lr,
+                                 steps=args.steps, random_state=args.seed)
+        except (ValueError, TypeError) as exc:
+            raise CLIError(one_line(exc)) from None
+        del X
     out(f"  {'lr':>10}  {'loss':>12}  {'smoothed':>12}")
     for i in np.unique(np.linspace(0, result.lrs.size - 1, min(12, result.lrs.size)).astype(int)):
         out(f"  {result.lrs[i]:>10.3g}  {result.losses[i]:>12.6g}  {result.smoothed[i]:>12.6g}")
@@ -277,14 +346,19 @@ def run_predict(args, out=print):
     if table.X.shape[1] != model.n_features_in_:
         raise CLIError(f"{args.data}: {table.X.shape[1]} feature columns, but the model was "
                        f"trained on {model.n_features_in_}")
+    scale = meta.get("scale")
+
+    def run(predict):
+        return predict(table.X) if scale is None else predict_scaled(predict, table.X, *scale)
+
     try:
         if args.proba:
             if not hasattr(model, "predict_proba"):
                 raise CLIError(f"--proba: {type(model).__name__} gives no probabilities")
-            values = model.predict_proba(table.X)
+            values = run(model.predict_proba)
             header = [f"P({c})" for c in model.classes_]
         else:
-            values = model.predict(table.X)
+            values = run(model.predict)
             header = [str(meta.get("target") if kind == "csv" else "prediction")]
     except ValueError as exc:
         raise CLIError(f"{args.data}: {one_line(exc)}") from None
@@ -313,10 +387,15 @@ def _checked_metadata(meta, model, path):
         ok = ok and isinstance(target, str)
     elif kind == "npy":
         ok = ok and (target is None or (isinstance(target, int) and not isinstance(target, bool)))
+    scale = None
+    if ok and "scale" in meta:
+        scale = checked_scale(meta["scale"], model.n_features_in_)
+        ok = scale is not None
     if not ok:
         raise ModelFileError(f"{path}: its metadata is not what fastgd fit writes (kind "
-                             f"'csv' or 'npy', {model.n_features_in_} feature names, the target)")
-    return meta
+                             f"'csv' or 'npy', {model.n_features_in_} feature names, the target, "
+                             f"the scaling's {model.n_features_in_} means and positive stds)")
+    return dict(meta, scale=scale)
 
 
 def write_predictions(values, header, path):

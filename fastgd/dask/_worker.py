@@ -108,10 +108,23 @@ def inspect_block(raw, classifier):
             "y_rows": int(y.shape[0]) if y.ndim >= 1 else -1}
     if classifier:
         info["labels"] = np.unique(y) if y.size else y[:0]
+        if y.ndim == 1 and (sw is None or (sw.ndim == 1 and sw.shape[0] == y.shape[0])):
+            # per label: rows, and summed weights (rows for unit weights), for class_weight
+            _, codes, counts = np.unique(y, return_inverse=True, return_counts=True)
+            info["label_counts"] = counts
+            info["label_weights"] = (counts.astype(np.float64) if sw is None else
+                                     np.bincount(codes.ravel(), weights=sw.astype(np.float64),
+                                                 minlength=counts.size))
     else:
         info["y_numeric"] = bool(np.issubdtype(y.dtype, np.number)
                                  or np.issubdtype(y.dtype, np.bool_))
         info["y_finite"] = bool(info["y_numeric"] and np.isfinite(y.astype(np.float64)).all())
+        if info["y_finite"] and y.ndim == 1 and y.size:   # PoissonRegressor's checks and start
+            y64 = y.astype(np.float64)
+            info["y_min"] = float(y64.min())
+            info["y_sum"] = float(y64.sum())
+            if sw is not None and sw.ndim == 1 and sw.shape[0] == y.shape[0]:
+                info["y_wsum"] = float(np.dot(sw.astype(np.float64), y64))
     if sw is not None:
         info["sw_rows"] = int(sw.shape[0]) if sw.ndim == 1 else -1
         sw64 = sw.astype(np.float64) if sw.ndim == 1 else np.zeros(0)
@@ -122,10 +135,14 @@ def inspect_block(raw, classifier):
     return info
 
 
-def make_shard(raw, job, classes, sw_scale):
-    """The chunk as a :class:`Shard`: targets encoded, weights scaled; X is not copied."""
+def make_shard(raw, job, classes, sw_scale, class_weights=None):
+    """The chunk as a :class:`Shard`: targets encoded, weights (times the rows' class
+    weights, when given) scaled; X is not copied."""
     X, y, sw = raw
     est = job.estimator
+    if class_weights is not None:
+        row = class_weights[np.searchsorted(classes, y)]
+        sw = row if sw is None else sw.astype(np.float64) * row
     if classes is not None:
         y = est._targets_from_index(np.searchsorted(classes, y))
     y = np.ascontiguousarray(y, dtype=X.dtype)

@@ -20,8 +20,8 @@ from .._validation import check_int
 from . import _data, _worker
 
 MODES = ("sync", "local")
-SUPPORTED = ("LinearRegression", "LogisticRegression", "LinearSVC", "MLPRegressor",
-             "MLPClassifier")
+SUPPORTED = ("LinearRegression", "PoissonRegressor", "LogisticRegression", "LinearSVC",
+             "MLPRegressor", "MLPClassifier")
 
 
 def _supported():
@@ -137,6 +137,10 @@ class DataParallel(BaseEstimator):
         if params["lr"] == "auto":
             raise ValueError("estimator.lr='auto' is not supported by DataParallel yet: fit a "
                              "sample on one machine with lr='auto' and pass its optimizer_.lr")
+        if getattr(est, "average", False):
+            raise ValueError("estimator.average is not supported by DataParallel (its rounds "
+                             "average the chunks' parameters, not the iterates): set "
+                             "average=False")
         if est.callback is not None:
             raise ValueError("estimator.callback is per epoch of a single-machine fit: pass "
                              "callback= to DataParallel instead (called once per round)")
@@ -179,7 +183,8 @@ class DataParallel(BaseEstimator):
             est = clone(self.estimator)
         key = f"fastgd-{uuid.uuid4().hex[:10]}"
         classifier = is_classifier(est)
-        prepared = _data.prepare(client, X, y, sample_weight, classifier, key)
+        prepared = _data.prepare(client, X, y, sample_weight, classifier, key,
+                                 getattr(est, "class_weight", None))
         shards = []
         try:
             job = self._start(est, params, prepared, batch, local_epochs, client, threads)
@@ -208,6 +213,12 @@ class DataParallel(BaseEstimator):
             est._check_n_classes(labels)
             est.classes_ = labels
         est.n_features_in_ = prepared.n_features
+        from ..models.linear import PoissonRegressor
+        if isinstance(est, PoissonRegressor):   # its checks and start, from all chunks
+            if prepared.y_min < 0:
+                raise ValueError(f"PoissonRegressor: y must be >= 0 (counts or rates), got a "
+                                 f"minimum of {prepared.y_min!r}")
+            est._start_intercept = math.log(prepared.y_mean) if prepared.y_mean > 0 else 0.0
         n_outputs = est._n_outputs()
         proxy = np.empty((0, prepared.n_features), dtype=prepared.dtype)
         optimizer, rng = est._new_optimizer(params, proxy, n_outputs, params["random_state"])
@@ -215,7 +226,7 @@ class DataParallel(BaseEstimator):
         shuffle = est._shuffle_mode(params, proxy)
         est.__dict__.update(_optimizer=optimizer, _rng=rng, n_iter_=0, t_=0, loss_curve_=[],
                             _params=params, validation_scores_=None, best_validation_score_=None,
-                            best_loss_=np.inf)
+                            best_loss_=np.inf, x_mean_=None, x_scale_=None)
         est._store_params(optimizer.params)
         shipped = clone(est)  # what the hooks on the workers read: settings, features, classes
         shipped.n_features_in_ = est.n_features_in_
@@ -382,7 +393,8 @@ class DataParallel(BaseEstimator):
         return self._blockwise("predict_proba", X)
 
     def score(self, X, y, sample_weight=None):
-        """Accuracy (classifiers) or R^2 (regressors), reduced on the workers; returns a float."""
+        """Accuracy (classifiers), R^2 (regressors) or D^2 (PoissonRegressor), reduced on the
+        workers; returns a float."""
         check_is_fitted(self, "estimator_")
         if not _data.is_dask_array(X):
             return self.estimator_.score(X, y, sample_weight=sample_weight)
@@ -396,6 +408,21 @@ class DataParallel(BaseEstimator):
             return float(((pred == y) * w).sum().compute() / w.sum().compute())
         y64 = y.astype(np.float64)
         mean = (w * y64).sum() / w.sum()
+        from ..models.linear import PoissonRegressor
+        if isinstance(self.estimator_, PoissonRegressor):   # D^2, as its own score
+
+            def deviance(mu):          # fastgd.losses.poisson_deviance, summed over the chunks
+                positive = y64 > 0
+                ylog = da.where(positive, y64 * da.log(da.where(positive, y64, 1.0) / mu), 0.0)
+                return (w * 2.0 * (ylog - y64 + mu)).sum()
+
+            if da.compute((y64 < 0).any())[0]:
+                raise ValueError("PoissonRegressor: y must be >= 0 (counts or rates)")
+            with np.errstate(divide="ignore", invalid="ignore"):
+                dev, null = da.compute(deviance(pred), deviance(mean))
+            if null == 0:
+                return 1.0 if dev == 0 else 0.0
+            return float(1.0 - dev / null)
         ss_res, ss_tot = da.compute((w * (y64 - pred) ** 2).sum(), (w * (y64 - mean) ** 2).sum())
         return float(1.0 - ss_res / ss_tot) if ss_tot > 0 else 0.0
 

@@ -130,7 +130,7 @@ class BlockFill:
             self.sb = sw[a:b] if sw.size else sw
         else:
             self.idx = order[a:b]
-            self.yb = np.empty(m, dtype=y.dtype)
+            self.yb = np.empty((m,) + y.shape[1:], dtype=y.dtype)  # y may be (n, k)
             self.sb = np.empty(m, dtype=sw.dtype) if sw.size else sw
         self.direct = is_direct(X)
         step = max(1, -(-m // max(1, pieces)))
@@ -194,7 +194,7 @@ class BlockFill:
             gather_rows(X, y, sw, idx, xb[lo:hi], yb[lo:hi], weights)
             return
         np.take(X, idx, axis=0, out=xb[lo:hi])
-        np.take(y, idx, out=yb[lo:hi])
+        np.take(y, idx, axis=0, out=yb[lo:hi])
         if sw.size:
             np.take(sw, idx, out=weights)
 

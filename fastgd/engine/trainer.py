@@ -182,8 +182,8 @@ class Trainer:
             return 0.0                      # full batch over blocks: sums and one step
         paths = epoch_paths(self.rows, X, opt.params, batch)
         epoch = make_epoch(self.rows, self.penalty, opt.rule, *paths)
-        key = (opt.rule.name, paths, X.dtype, direct, in_order, y.dtype, bool(y.flags.writeable),
-               sw.size > 0, opt.params.dtype)
+        key = (opt.rule.name, paths, X.dtype, direct, in_order, y.dtype, y.ndim,
+               bool(y.flags.writeable), sw.size > 0, opt.params.dtype)
         if key in self._warm:
             return 0.0
         cold = not getattr(epoch, "signatures", True)
@@ -198,7 +198,8 @@ class Trainer:
             data = Data(X[:0], y[:0], sw[:0] if sw.size else sw)
         else:
             data = Data(np.empty((0, X.shape[1]), X.dtype),
-                        y[:0] if rows is None and self.shuffle == "none" else np.empty(0, y.dtype),
+                        y[:0] if rows is None and self.shuffle == "none"
+                        else np.empty((0,) + y.shape[1:], y.dtype),
                         sw if not sw.size else np.empty(0, sw.dtype))
             if not in_order:
                 shuffle_(np.empty(0, np.int32), 0)

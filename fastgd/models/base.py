@@ -64,6 +64,10 @@ from . import auto
 
 FLOATS = [np.float64, np.float32]
 
+# fitted attributes the validation of (X, y) sets before the estimator changes: put back
+# when a later check of the same call fails
+_SET_BY_VALIDATION = ("n_features_in_", "feature_names_in_", "classes_", "n_targets_")
+
 
 @dataclass
 class EpochInfo:
@@ -259,6 +263,20 @@ class GDEstimator(BaseEstimator):
         """The context ``fit`` trains in (an MLP: one BLAS thread, its numba threads)."""
         return contextlib.nullcontext()
 
+    def _optimizer_class(self, params):
+        """The optimizer class of a fit with the checked ``params``."""
+        return OPTIMIZERS[params["optimizer"]]
+
+    def _fitted_optimizer_name(self):
+        """The ``optimizer`` argument the fitted optimizer was made for."""
+        return type(self._optimizer).__name__.lower()
+
+    def _before_epoch(self, n_rows, batch_size):
+        """Called before each epoch over ``n_rows`` rows (the model's own optimizer settings)."""
+
+    def _after_epoch(self, n_rows):
+        """Called after each completed epoch over ``n_rows`` rows."""
+
     def _check_extra_params(self):
         """Validate the subclass's own constructor arguments (raise ValueError/TypeError)."""
 
@@ -369,12 +387,17 @@ class GDEstimator(BaseEstimator):
         finite = not self._finite_in_pass
         if is_memmap(X) or is_sparse(X):
             X = self._validate_X(X, reset, finite)
-            y = column_or_1d(np.asarray(y), warn=True)
+            y = np.asarray(y)
+            if not (self._multi_output and y.ndim == 2):
+                y = column_or_1d(y, warn=True)
             check_consistent_length(X, y)
         else:
             X, y = validate_data(self, X, y, reset=reset, dtype=FLOATS, order=None, copy=False,
                                  accept_sparse=False, y_numeric=not self._is_classifier(),
-                                 multi_output=False, ensure_all_finite=finite)
+                                 multi_output=self._multi_output, ensure_all_finite=finite)
+        if self._multi_output and y.ndim == 2 and y.shape[1] < 1:
+            raise ValueError(f"y of shape {y.shape} has no target column: pass y of shape "
+                             f"(n_samples,) or (n_samples, n_targets) with n_targets >= 1")
         if not self._is_classifier():
             y = np.asarray(y, dtype=X.dtype)
             if not np.isfinite(y).all():
@@ -387,6 +410,10 @@ class GDEstimator(BaseEstimator):
 
     def _is_classifier(self):
         return is_classifier(self)
+
+    #: True when y may be 2-D (n_samples, n_targets): one output per column (the
+    #: regressors; their ``_encode_targets`` checks the shape and records ``n_targets_``)
+    _multi_output = False
 
     #: True when the model's epoch finds NaN and inf in X itself (the linear losses: a
     #: non-finite logit makes the epoch's loss NaN), so fit need not scan X first
@@ -413,8 +440,7 @@ class GDEstimator(BaseEstimator):
             self._check_resumable(params)
         # scikit-learn's validation records n_features_in_ (and classes_ is
         # set by the encoding): put them back if any later check fails
-        saved = {k: self.__dict__[k] for k in ("n_features_in_", "feature_names_in_", "classes_")
-                 if k in self.__dict__}
+        saved = {k: self.__dict__[k] for k in _SET_BY_VALIDATION if k in self.__dict__}
         try:
             X, y, sw = self._validate_Xy(X, y, sample_weight, reset=first)
             if not first and X.dtype != self._optimizer.params.dtype:
@@ -428,7 +454,7 @@ class GDEstimator(BaseEstimator):
                 start = self._auto_start(params, X, y_enc, sw, n_outputs, rng)
                 optimizer, trainer_rng = self._new_optimizer(params, X, n_outputs, rng, start)
         except BaseException:
-            for k in ("n_features_in_", "feature_names_in_", "classes_"):
+            for k in _SET_BY_VALIDATION:
                 self.__dict__.pop(k, None)
             self.__dict__.update(saved)
             raise
@@ -474,7 +500,7 @@ class GDEstimator(BaseEstimator):
         batch_size, tol, loss, shuffle, ...) is read afresh by each call.
         """
         changed = self._coordinate_changes()
-        rule = type(self._optimizer).__name__.lower()
+        rule = self._fitted_optimizer_name()
         if params["optimizer"] != rule:
             changed["optimizer"] = rule
         if changed:
@@ -512,7 +538,7 @@ class GDEstimator(BaseEstimator):
                 w[-n_outputs:] = start.intercept
         # a ReduceLROnPlateau is the fit's own
         lr = start.lr if start is not None else copy.deepcopy(params["lr"])
-        optimizer = OPTIMIZERS[params["optimizer"]](w, lr=lr, **params["optimizer_params"])
+        optimizer = self._optimizer_class(params)(w, lr=lr, **params["optimizer_params"])
         return optimizer, np.random.default_rng(rng.randint(2**32, dtype=np.uint64))
 
     def _shuffle_mode(self, params, X):
@@ -578,9 +604,15 @@ class GDEstimator(BaseEstimator):
         layout = self._auto_layout(X.shape[1], n_outputs)
         return _AutoStart(mu, s, lr, intercept, layout)
 
+    def _model_vector(self):
+        """The vector the model predicts with, in the coordinates it trains in: the
+        optimizer's parameters (a linear model's averaged iterate with ``average``)."""
+        return self._optimizer.params
+
     def _data_params(self):
-        """The optimizer's parameter vector in the data's units (a copy after ``lr="auto"``)."""
-        w = self._optimizer.params
+        """The model's vector (``_model_vector``) in the data's units (a copy after
+        ``lr="auto"``): what ``coef_``, ``predict`` and model files use."""
+        w = self._model_vector()
         if auto.is_identity(getattr(self, "x_mean_", None), getattr(self, "x_scale_", None)):
             return w
         layout = self._auto_layout(self.n_features_in_, self._n_outputs())
@@ -645,9 +677,12 @@ class GDEstimator(BaseEstimator):
                 return score
 
         X_train = CSR(X.data, X.indices, X.indptr, X.shape[1]) if is_sparse(X) else X
+        n_rows = X.shape[0] if train_rows is None else train_rows.size
 
         def run_one():
+            self._before_epoch(n_rows, params["batch_size"])
             result = trainer.run_epoch(X_train, y_enc, sw_arr, train_rows)
+            self._after_epoch(n_rows)
             return Outcome(result.loss, result.seconds, result.n_steps, result.samples_per_second)
 
         def record(outcome):

@@ -9,11 +9,13 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_consistent_length, column_or_1d
 
 from .._validation import check_bool, check_real
+from .averaging import averaged_optimizer_class, check_average, start_step
 from ..losses import LOSSES, poisson_deviance
 from ..engine.sparse import SPARSE_UPDATES
 from .base import GDEstimator
 from .class_weight import ClassWeightMixin, check_class_weight
 from .labels import distinct_labels
+from .targets import MultiOutputMixin
 
 
 def _linear_objective(name, extra=0.0):
@@ -33,12 +35,18 @@ class LinearModel(GDEstimator):
     _finite_in_pass = True  # a NaN or inf in X makes a logit, and so the epoch's loss, NaN
     _accepts_sparse = True
 
+    def _model_vector(self):
+        opt = self._optimizer
+        if _averaging(opt) and opt.state["n_averaged"] > 0:
+            return opt.state["average"]     # predict and coef_ use the averaged iterate
+        return opt.params
+
     def _store_params(self, w):
         k = self._n_outputs()
         d = self.n_features_in_
         coef = w[:k * d].reshape(k, d).copy()
         intercept = w[k * d:].copy() if self.fit_intercept else np.zeros(k, dtype=w.dtype)
-        if k == 1 and not self._is_classifier():
+        if k == 1 and not self._is_classifier() and getattr(self, "n_targets_", None) is None:
             self.coef_, self.intercept_ = coef[0], intercept
         else:
             self.coef_, self.intercept_ = coef, intercept
@@ -48,11 +56,40 @@ class LinearModel(GDEstimator):
         if self.sparse_updates not in SPARSE_UPDATES:
             raise ValueError(f"sparse_updates must be one of {list(SPARSE_UPDATES)}, got "
                              f"{self.sparse_updates!r}")
+        check_average(self.average)
 
     def _layout_changes(self):
         k, d = self._n_outputs(), self.n_features_in_
         fitted = self._optimizer.params.size == k * (d + 1)
-        return {} if fitted == bool(self.fit_intercept) else {"fit_intercept": fitted}
+        changed = {} if fitted == bool(self.fit_intercept) else {"fit_intercept": fitted}
+        if _averaging(self._optimizer) != (check_average(self.average) > 0):
+            changed["average"] = "on" if _averaging(self._optimizer) else "off"
+        return changed
+
+    # -- averaging (see fastgd.models.averaging) --
+
+    def _optimizer_class(self, params):
+        if check_average(self.average) > 0:
+            return averaged_optimizer_class(params["optimizer"])
+        return super()._optimizer_class(params)
+
+    def _fitted_optimizer_name(self):
+        return self._optimizer.rule.name.removesuffix("_averaged")
+
+    def _before_epoch(self, n_rows, batch_size):
+        opt = self._optimizer
+        if not _averaging(opt):
+            return
+        if opt.state["n_averaged"] > 0:
+            opt.average_start = 1.0      # averaging goes on once started
+        else:
+            opt.average_start = start_step(check_average(self.average),
+                                           opt.state["samples_seen"], opt.step_count, n_rows,
+                                           batch_size)
+
+    def _after_epoch(self, n_rows):
+        if _averaging(self._optimizer):
+            self._optimizer.state["samples_seen"] += n_rows
 
     def _auto_loss(self, n_outputs):
         return self.loss
@@ -65,6 +102,10 @@ class LinearModel(GDEstimator):
     def _raveled_output(self, X):
         out = self._linear_output(X)
         return out.ravel() if out.shape[1] == 1 else out
+
+
+def _averaging(optimizer):
+    return optimizer.rule.name.endswith("_averaged")
 
 
 _SPARSE_DOC = """sparse_updates : {"auto", "dense", "lazy"}, default "auto"
@@ -88,7 +129,7 @@ _COMMON_DOC = (GDEstimator.__doc__.split("Common parameters")[1].split("Interrup
 REGRESSION_LOSSES = ("squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive")
 
 
-class LinearRegression(RegressorMixin, LinearModel):
+class LinearRegression(MultiOutputMixin, RegressorMixin, LinearModel):
     """Linear regression by gradient descent: least squares, Huber or epsilon-insensitive.
 
     Minimises, over w = (coef_, intercept_),
@@ -103,6 +144,14 @@ class LinearRegression(RegressorMixin, LinearModel):
     scikit-learn's ``SGDRegressor`` (see :mod:`fastgd.losses`). With
     ``alpha=0`` the squared loss has the least-squares solution as optimum.
 
+    Multi-output: y of shape (n, k) fits the k targets together, in the same
+    epochs over X (the squared loss, summed over the targets: each target's
+    coefficients get the gradient of its own loss), with ``coef_`` of shape
+    (k, d), ``intercept_`` (k,) and ``predict`` (n, k), as scikit-learn's
+    ``LinearRegression`` (so y of shape (n, 1) gives (1, d) and (n, 1));
+    ``score`` is R^2 averaged over the targets. ``loss="squared_error"``
+    only. The fitted ``n_targets_`` is k, or None for a 1-D y.
+
     Parameters
     ----------
     loss : {"squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive"}, \
@@ -114,6 +163,7 @@ default "squared_error"
         uses 0.1 for all three, pass ``epsilon=0.1`` to match it) and 0.1 for
         the epsilon-insensitive losses (``SGDRegressor``'s).
     fit_intercept : bool, default True
+    {average}
     {common}
     {regressor_attributes:R^2}
 
@@ -131,7 +181,7 @@ default "squared_error"
                  optimizer_params=None, lr=0.01, batch_size=32, max_epochs=200, alpha=1e-4,
                  l1_ratio=0.0, tol=1e-4, n_iter_no_change=5, early_stopping=False,
                  validation_fraction=0.1, shuffle=True, random_state=None, warm_start=False,
-                 verbose=0, callback=None, sparse_updates="auto"):
+                 average=False, verbose=0, callback=None, sparse_updates="auto"):
         self._store_init_args(locals())
 
     def _check_extra_params(self):
@@ -148,15 +198,23 @@ default "squared_error"
         return check_real("epsilon", self.epsilon, low=0.0, low_open=self.loss == "huber")
 
     def _objective(self, n_outputs):
+        if getattr(self, "n_targets_", None) is not None:   # (DataParallel sets none)
+            return _linear_objective("multi_squared_error", float(n_outputs))
         return _linear_objective(self.loss, self._epsilon() if LOSSES[self.loss].param else 0.0)
+
+    def _encode_targets(self, y, first, dtype, classes=None, sample_weight=None):
+        if y.ndim == 2 and self.loss != "squared_error":
+            raise ValueError(f"y of shape {y.shape} (several targets) needs "
+                             f"loss='squared_error', got loss={self.loss!r}")
+        return np.ascontiguousarray(self._record_targets(y, first), dtype=dtype)
 
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), continuing the optimizer, step count and schedule."""
         return self._partial_fit(X, y, sample_weight)
 
     def predict(self, X):
-        """Predicted values X @ coef_ + intercept_."""
-        return self._raveled_output(X)
+        """Predicted values X @ coef_.T + intercept_: (n,) for a 1-D y, (n, k) for k targets."""
+        return self._shaped_output(self._linear_output(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -171,7 +229,7 @@ class _LinearClassifier(ClassifierMixin, ClassWeightMixin, LinearModel):
                  optimizer_params=None, lr=0.01, batch_size=32, max_epochs=200, alpha=1e-4,
                  l1_ratio=0.0, tol=1e-4, n_iter_no_change=5, early_stopping=False,
                  validation_fraction=0.1, shuffle=True, random_state=None, warm_start=False,
-                 verbose=0, callback=None, sparse_updates="auto"):
+                 average=False, verbose=0, callback=None, sparse_updates="auto"):
         self._store_init_args(locals())
 
     def _check_extra_params(self):
@@ -249,6 +307,7 @@ class LogisticRegression(_LinearClassifier):
     Parameters
     ----------
     fit_intercept : bool, default True
+    {average}
     {class_weight}
     {common}
     Attributes
@@ -315,6 +374,7 @@ class LinearSVC(_LinearClassifier):
     ----------
     loss : {"hinge", "squared_hinge", "modified_huber"}, default "hinge"
     fit_intercept : bool, default True
+    {average}
     {class_weight}
     {common}
     """
@@ -323,7 +383,7 @@ class LinearSVC(_LinearClassifier):
                  optimizer_params=None, lr=0.01, batch_size=32, max_epochs=200, alpha=1e-4,
                  l1_ratio=0.0, tol=1e-4, n_iter_no_change=5, early_stopping=False,
                  validation_fraction=0.1, shuffle=True, random_state=None, warm_start=False,
-                 verbose=0, callback=None, sparse_updates="auto"):
+                 average=False, verbose=0, callback=None, sparse_updates="auto"):
         self._store_init_args(locals())
 
     def _check_extra_params(self):
@@ -383,6 +443,7 @@ class PoissonRegressor(RegressorMixin, LinearModel):
     Parameters
     ----------
     fit_intercept : bool, default True
+    {average}
     {common}
     {regressor_attributes:D^2}
 
@@ -400,8 +461,8 @@ class PoissonRegressor(RegressorMixin, LinearModel):
     def __init__(self, fit_intercept=True, optimizer="adam", optimizer_params=None, lr=0.01,
                  batch_size=32, max_epochs=200, alpha=1e-4, l1_ratio=0.0, tol=1e-4,
                  n_iter_no_change=5, early_stopping=False, validation_fraction=0.1, shuffle=True,
-                 random_state=None, warm_start=False, verbose=0, callback=None,
-                 sparse_updates="auto"):
+                 random_state=None, warm_start=False, average=False, verbose=0,
+                 callback=None, sparse_updates="auto"):
         self._store_init_args(locals())
 
     def _objective(self, n_outputs):
@@ -487,8 +548,19 @@ _REGRESSOR_ATTRIBUTES_DOC = """Attributes
     validation_scores_ : {score} per epoch with early_stopping (else None)
     n_features_in_, optimizer_"""
 
+_AVERAGE_DOC = """average : bool or int, default False
+        Polyak-Ruppert averaging, as scikit-learn's SGD ``average``: True
+        averages the iterates from the first sample on, an int k from the
+        step whose batch brings the samples seen to k; ``coef_``,
+        ``intercept_`` and ``predict`` then use the mean of the iterates
+        (the plain iterate until averaging starts). The mean is optimizer
+        state (``optimizer_.state["average"]``), kept by ``partial_fit``,
+        early stopping, ``state_dict()`` and model files; ``warm_start``
+        starts a fresh mean. See :mod:`fastgd.models.averaging`."""
+
 for _cls in (LinearRegression, LogisticRegression, LinearSVC, PoissonRegressor):
     _cls.__doc__ = (_cls.__doc__.replace("{common}", _COMMON_DOC.strip())
+                    .replace("{average}", _AVERAGE_DOC)
                     .replace("{class_weight}", _CLASS_WEIGHT_DOC))
     for _score in ("R^2", "D^2"):
         _cls.__doc__ = _cls.__doc__.replace("{regressor_attributes:%s}" % _score,

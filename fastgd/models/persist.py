@@ -68,6 +68,8 @@ import zlib
 
 import numpy as np
 
+from .targets import check_n_targets
+
 FORMAT = "fastgd-model"
 VERSION = 2
 META_KEY = "__fastgd__"
@@ -111,9 +113,15 @@ _PRIMARY = ("n_features_in_", "n_iter_", "t_", "loss_curve_", "validation_scores
 _OPTIONAL = ("feature_names_in_", "x_mean_", "x_scale_")   # x_*: after lr="auto"
 
 
+def _primary_names(model):
+    """The primary fitted attributes a file of ``model``'s class must hold."""
+    return (list(_PRIMARY) + (["classes_"] if model._is_classifier() else [])
+            + (["n_targets_"] if model._multi_output else []))
+
+
 def _fitted_names(model):
     """(primary, derived) names of the fitted attributes of ``model`` that a file holds."""
-    primary = list(_PRIMARY) + (["classes_"] if model._is_classifier() else [])
+    primary = _primary_names(model)
     primary += [k for k in _OPTIONAL if getattr(model, k, None) is not None]
     probe = object.__new__(type(model))
     probe.__dict__.update({k: v for k, v in vars(model).items()
@@ -472,6 +480,11 @@ def _checked_primary(model, fitted):
             raise ModelFileError("fitted/x_scale_ must be positive")
     if model._is_classifier():
         out["classes_"] = _checked_classes(model, fitted["classes_"])
+    if model._multi_output:
+        try:
+            out["n_targets_"] = check_n_targets(fitted["n_targets_"], "fitted/n_targets_")
+        except ValueError as exc:
+            raise ModelFileError(str(exc)) from None
     return out
 
 
@@ -534,8 +547,6 @@ def _checked_rng(value):
 
 def _build(meta, arrays):
     """The estimator a file describes; ModelFileError naming the first entry that is wrong."""
-    from fastgd.optim import OPTIMIZERS
-
     classes = model_classes()
     name = meta.get("class")
     if not isinstance(name, str) or name not in classes:
@@ -560,8 +571,7 @@ def _build(meta, arrays):
     fitted = meta["fitted"]
     if not isinstance(fitted, dict):
         raise ModelFileError(f"fitted must be a JSON object, got {_short(fitted)}")
-    want = list(_PRIMARY) + (["classes_"] if model._is_classifier() else [])
-    for k in want:
+    for k in _primary_names(model):
         if k not in fitted:
             raise ModelFileError(f"fitted lacks the entry {k!r}")
     decoded = {k: dec(v, f"fitted/{k}") for k, v in fitted.items()}
@@ -572,7 +582,7 @@ def _build(meta, arrays):
     saved = _keys(meta["optimizer"], _OPTIMIZER, "optimizer")
     w = _checked_params_vector(model, dec(saved["params"], "optimizer/params"),
                                primary["n_features_in_"])
-    rule = OPTIMIZERS[checked["optimizer"]]
+    rule = model._optimizer_class(checked)
     if saved["class"] != rule.__name__:
         raise ModelFileError(f"optimizer/class is {_short(saved['class'])}, but the parameter "
                              f"optimizer={model.optimizer!r} builds {rule.__name__}")
@@ -637,8 +647,8 @@ def save_model(model, path, metadata=None):
     check_is_fitted(model)
     opt = model._optimizer
     changed = model._coordinate_changes()
-    if type(opt).__name__.lower() != str(model.optimizer).lower():
-        changed["optimizer"] = type(opt).__name__.lower()
+    if model._fitted_optimizer_name() != str(model.optimizer).lower():
+        changed["optimizer"] = model._fitted_optimizer_name()
     if changed:
         raise ValueError(f"save_model: {', '.join(changed)} changed since fit (which used "
                          f"{', '.join(f'{k}={v!r}' for k, v in changed.items())}): fit again "

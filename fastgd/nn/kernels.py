@@ -75,6 +75,8 @@ one-output layer (n = 1), an outer product with nothing to sum, which
 import numpy as np
 from numba import prange
 
+from numba.extending import overload
+
 from .._numba import CHUNK, cast_like, jit
 from .._specialize import specialize
 from ..losses._rows import linear_penalty
@@ -277,12 +279,25 @@ def output_activation(Z, out_kind):
                 Z[i, j] = Z[i, j] * inv
 
 
+def target(y, i, j):
+    """Target j of row i: ``y[i]`` for a 1-D y (one output), ``y[i, j]`` for an (n, k) y."""
+    return y[i] if y.ndim == 1 else y[i, j]
+
+
+@overload(target, jit_options={"cache": True})
+def _target_impl(y, i, j):
+    if y.ndim == 1:
+        return lambda y, i, j: y[i]
+    return lambda y, i, j: y[i, j]
+
+
 @jit
 def _output_delta(Z, y, sw, D, out_kind):
     """sum_i s_i l_i (float64) and D = diag(s) (yhat - Y) for an output block.
 
-    ``y`` holds the block's targets (value, 0/1 label or class index), ``sw``
-    its weights (empty: all 1).
+    ``y`` holds the block's targets (value, 0/1 label or class index; for
+    identity outputs, an (m, k) array of k values per row), ``sw`` its
+    weights (empty: all 1).
     """
     m, n = Z.shape
     weighted = sw.size > 0
@@ -293,16 +308,19 @@ def _output_delta(Z, y, sw, D, out_kind):
     for i in range(m):
         s = sw[i] if weighted else one
         if out_kind == OUT_IDENTITY:
-            d = Z[i, 0] - y[i]
-            li = np.float64(half * d * d)
-            D[i, 0] = s * d
+            li = 0.0
+            for j in range(n):
+                d = Z[i, j] - target(y, i, j)
+                li += np.float64(half * d * d)
+                D[i, j] = s * d
         elif out_kind == OUT_LOGISTIC:
             z = Z[i, 0]
+            yi = target(y, i, 0)
             # softplus(z) - y z = max(z, 0) - y z + log1p(exp(-|z|))
-            li = np.float64(max(z, zero) - y[i] * z + np.log1p(np.exp(-abs(z))))
-            D[i, 0] = s * (_sigmoid(z, one) - y[i])
+            li = np.float64(max(z, zero) - yi * z + np.log1p(np.exp(-abs(z))))
+            D[i, 0] = s * (_sigmoid(z, one) - yi)
         else:
-            c = int(y[i])
+            c = int(target(y, i, 0))
             mx = Z[i, 0]
             for j in range(1, n):
                 mx = max(mx, Z[i, j])

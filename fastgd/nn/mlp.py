@@ -24,6 +24,7 @@ from ..losses.standardize import AffineLayout
 from ..models.base import GDEstimator, is_memmap, iter_row_blocks
 from ..models.class_weight import ClassWeightMixin, check_class_weight
 from ..models.linear import _CLASS_WEIGHT_DOC, _LinearClassifier
+from ..models.targets import MultiOutputMixin
 from .kernels import (ACTIVATIONS, OUT_IDENTITY, OUT_LOGISTIC, OUT_SOFTMAX, forward,
                       forward_serial, WORK_PER_ROW, layer_offsets, mlp_penalty, mlp_rows, mlp_tail)
 
@@ -286,12 +287,16 @@ class _MLP(GDEstimator):
         return out
 
 
-class MLPRegressor(RegressorMixin, _MLP):
+class MLPRegressor(MultiOutputMixin, RegressorMixin, _MLP):
     """Multi-layer perceptron regressor trained by backpropagation on fastgd's engine.
 
-    Minimises (1/n) sum_i s_i (f(x_i) - y_i)^2 / 2 + alpha/2 sum_l ||W_l||^2
-    with f the network (identity output); the forward and backward equations
-    are in :mod:`fastgd.nn.kernels`. One target (y 1-D).
+    Minimises (1/n) sum_i s_i ||f(x_i) - y_i||^2 / 2 + alpha/2 sum_l ||W_l||^2
+    with f the network (identity outputs); the forward and backward equations
+    are in :mod:`fastgd.nn.kernels`. y is 1-D (one target) or of shape
+    (n, k) with k > 1: k outputs trained together, ``predict`` returns (n, k)
+    and ``score`` is R^2 averaged over the targets. As scikit-learn's
+    ``MLPRegressor``, y of shape (n, 1) is taken as 1-D (with a
+    DataConversionWarning).
 
     Parameters
     ----------
@@ -308,13 +313,18 @@ class MLPRegressor(RegressorMixin, _MLP):
     (True, dtype('float32'))
     """
 
+    _column_is_1d = True
+
+    def _encode_targets(self, y, first, dtype, classes=None, sample_weight=None):
+        return np.ascontiguousarray(self._record_targets(y, first), dtype=dtype)
+
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), continuing the optimizer, step count and schedule."""
         return self._partial_fit(X, y, sample_weight)
 
     def predict(self, X):
-        """The network's output for each row of X, shape (n_samples,)."""
-        return self._forward(X).ravel()
+        """The network's output for each row of X: shape (n_samples,), or (n_samples, k)."""
+        return self._shaped_output(self._forward(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
