@@ -491,3 +491,21 @@ def test_the_stop_line_names_every_reason(tmp_path, labelled_csv):
                                "1e6", "--optimizer", "sgd", "--batch-size", "full", "--tol",
                                "none"])
     assert status == 1 and "error: stopped: " in err and "diverged" in err
+
+
+def test_lr_auto_on_the_command_line(tmp_path, labelled_csv):
+    path, X, labels = labelled_csv
+    model = tmp_path / "m.npz"
+    status, out, err = run_main(["fit", path, "--target", "label", "--model", "logistic",
+                                 "--epochs", "4", "--lr", "auto", "--out", model])
+    assert status == 0, err
+    assert "lr auto" in out
+    mu, s = feature_statistics(X, center=True)
+    ref = fastgd.LogisticRegression(lr="auto", batch_size=256, max_epochs=4, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref.fit((X - mu) / s, labels)
+    np.testing.assert_array_equal(load_model(model).coef_, ref.coef_)
+    status, out, err = run_main(["fit", path, "--target", "label", "--model", "logistic",
+                                 "--lr", "fast"])
+    assert status != 0 and "'auto'" in err

@@ -232,7 +232,8 @@ def _fit_and_report(args, table, X, cls, classifier, y, out):
             with compile_messages(lambda message: out(f"  {message}")):
                 est.fit(X, y)
         except _Diverging as exc:
-            raise CLIError(f"stopped: {exc}; try a smaller --lr (now {args.lr:g})"
+            now = args.lr if isinstance(args.lr, str) else f"{args.lr:g}"
+            raise CLIError(f"stopped: {exc}; try a smaller --lr (now {now})"
                            f"{' or --scale standard' if args.scale == 'none' else ''}") from None
         except MemoryError as exc:                # a model far too large for this machine
             raise CLIError(f"not enough memory for this model ({one_line(exc) or 'MemoryError'}); "

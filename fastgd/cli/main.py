@@ -104,6 +104,18 @@ def _batch_size(text):
     return value
 
 
+def _lr(text):
+    if text.lower() == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number or 'auto', got {text!r}")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number or 'auto', got {text!r}")
+    return value
+
+
 def _tol(text):
     if text.lower() == "none":
         return None
@@ -155,7 +167,10 @@ def build_parser():
                           "few integer values, else regressor; or say mlp-classifier/mlp-regressor)")
     fit.add_argument("--optimizer", default="adam",
                      help="an update rule: sgd, adam, adamw, rmsprop, ... (default adam)")
-    fit.add_argument("--lr", type=float, default=1e-2, help="learning rate (default 0.01)")
+    fit.add_argument("--lr", type=_lr, default=1e-2,
+                     help="learning rate, or 'auto' (the rate from the rule and the data, the "
+                          "intercept started at the best constant: see README, lr=\"auto\"; "
+                          "default 0.01)")
     fit.add_argument("--batch-size", type=_batch_size, default=256,
                      help="rows per step, or 'full' for batch gradient descent (default 256)")
     fit.add_argument("--epochs", type=int, default=100,
