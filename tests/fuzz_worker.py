@@ -99,7 +99,8 @@ RULE_SETTINGS = [
     ("sgd", {}), ("sgd", {"momentum": 0.9, "nesterov": True}), ("adagrad", {"lr_decay": 0.01}),
     ("rmsprop", {}), ("rmsprop", {"centered": True, "momentum": 0.5}), ("adam", {}),
     ("adam", {"amsgrad": True}), ("adamw", {"amsgrad": True}), ("adamax", {}), ("nadam", {}),
-    ("radam", {}), ("asgd", {"t0": 2}),
+    ("radam", {}), ("asgd", {"t0": 2}), ("adadelta", {"weight_decay": 0.1}),
+    ("rprop", {"step_sizes": (1e-3, 1.0)}), ("lion", {"weight_decay": 0.1}),
 ]
 SIZE = 7
 

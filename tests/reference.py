@@ -157,8 +157,43 @@ def ref_asgd(theta, g, state, t, lr, lambd=1e-4, alpha=0.75, t0=1e6, weight_deca
     return theta
 
 
+def ref_adadelta(theta, g, state, t, lr, rho=0.9, eps=1e-6, weight_decay=0.0):
+    if weight_decay:
+        g = g + weight_decay * theta
+    v = rho * state.get("square_avg", _zeros(theta)) + (1 - rho) * g * g
+    u = state.get("acc_delta", _zeros(theta))
+    delta = np.sqrt(u + eps) / np.sqrt(v + eps) * g
+    state["square_avg"] = v
+    state["acc_delta"] = rho * u + (1 - rho) * delta * delta
+    return theta - lr * delta
+
+
+def ref_rprop(theta, g, state, t, lr, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0)):
+    eta_minus, eta_plus = etas
+    if not state.get("step_size_started", 0.0):
+        # the step sizes start at the learning rate of the first step
+        state["step_size"] = np.full_like(theta, lr)
+        state["prev"] = _zeros(theta)
+        state["step_size_started"] = 1.0
+    s = np.sign(g * state["prev"])
+    factor = np.where(s > 0, eta_plus, np.where(s < 0, eta_minus, 1.0)).astype(theta.dtype)
+    step = np.clip(state["step_size"] * factor, *step_sizes).astype(theta.dtype)
+    g = np.where(s < 0, 0, g).astype(theta.dtype)
+    state["step_size"], state["prev"] = step, g
+    return theta - np.sign(g) * step
+
+
+def ref_lion(theta, g, state, t, lr, betas=(0.9, 0.99), weight_decay=0.0):
+    beta1, beta2 = betas
+    m = state.get("exp_avg", _zeros(theta))
+    theta = theta * (1 - lr * weight_decay)
+    theta = theta - lr * np.sign(beta1 * m + (1 - beta1) * g)
+    state["exp_avg"] = beta2 * m + (1 - beta2) * g
+    return theta
+
+
 REFERENCES = {
     "sgd": ref_sgd, "adagrad": ref_adagrad, "rmsprop": ref_rmsprop, "adam": ref_adam,
     "adamw": ref_adamw, "adamax": ref_adamax, "nadam": ref_nadam, "radam": ref_radam,
-    "asgd": ref_asgd,
+    "asgd": ref_asgd, "adadelta": ref_adadelta, "rprop": ref_rprop, "lion": ref_lion,
 }

@@ -12,7 +12,7 @@ A rule is two serial jitted functions with one shared signature:
 ``constants(w, t, lr, h, sc) -> k``
     the scalars of step ``t`` (1 for the first step) at learning rate ``lr``:
     ``h`` is the tuple of hyperparameter values in the record's order
-    (``betas`` counts as two), ``sc`` the float64 array of scalar state
+    (a pair such as ``betas`` counts as two), ``sc`` the float64 array of scalar state
     (updated in place: NAdam's momentum product, ASGD's rates), ``w`` the
     parameters, for their dtype. Returns ``k``, a tuple of constants in
     ``w``'s dtype (float32 stays float32) for the loop.
@@ -36,6 +36,7 @@ array until then.
 
 import inspect
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,7 +46,7 @@ from .._numba import CHUNK, PARALLEL_THRESHOLD, jit, n_chunks, views
 from .._specialize import specialize
 from .._validation import check_betas, check_bool, check_real
 
-KINDS = ("real", "bool", "betas")
+KINDS = ("real", "bool", "betas", "pair")
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,10 @@ class Param:
     """A hyperparameter: its name, default and valid values.
 
     ``kind``: "real" (a finite number in [low, high], ends open as asked),
-    "bool", or "betas" (a pair, each in [0, 1); two entries of ``h``).
+    "bool", "betas" (a pair, each in [0, 1); two entries of ``h``), or
+    "pair" (two finite numbers, two entries of ``h``: ``low``, ``high``,
+    ``low_open`` and ``high_open`` are then pairs too, one per element, as
+    Rprop's ``etas`` = (eta_minus in (0, 1), eta_plus in (1, inf))).
     """
 
     name: str
@@ -74,20 +78,49 @@ class Param:
             return check_bool(self.name, value)
         if self.kind == "betas":
             return check_betas(self.name, value)
+        if self.kind == "pair":
+            return self._check_pair(value)
         return check_real(self.name, value, low=self.low, high=self.high,
                           low_open=self.low_open, high_open=self.high_open)
 
     def encode(self, value):
         """The entries of ``h`` for a checked value."""
-        return tuple(value) if self.kind == "betas" else (value,)
+        return tuple(value) if self.kind in ("betas", "pair") else (value,)
+
+    def _bound(self, i):
+        """(low, high, low_open, high_open) of element ``i`` of a "pair"."""
+        return tuple(b[i] if isinstance(b, tuple) else b
+                     for b in (self.low, self.high, self.low_open, self.high_open))
+
+    def _check_pair(self, value):
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+            raise TypeError(f"{self.name} must be a pair of real numbers, got {value!r}")
+        out = []
+        for i, v in enumerate(value):
+            low, high, low_open, high_open = self._bound(i)
+            out.append(check_real(f"{self.name}[{i}]", v, low=low, high=high,
+                                  low_open=low_open, high_open=high_open))
+        return tuple(out)
 
     def bad_values(self):
-        """(value, exception, message fragment) that :meth:`check` must refuse (for tests)."""
+        """(value, exception, message regex) that :meth:`check` must refuse (for tests)."""
         if self.kind == "bool":
             return [(1, TypeError, self.name), ("yes", TypeError, self.name)]
         if self.kind == "betas":
             return [((1.0, 0.999), ValueError, "index 0"), ((0.9, -0.1), ValueError, "index 1"),
                     (0.9, TypeError, self.name)]
+        if self.kind == "pair":
+            bad = [(1.0, TypeError, self.name), (("x", 1.0), TypeError, re.escape(f"{self.name}[0]"))]
+            for i in range(2):
+                low, high, low_open, high_open = self._bound(i)
+                for v in (math.nan,
+                          None if low is None else (low if low_open else low - 1.0),
+                          None if high is None else (high if high_open else high + 1.0)):
+                    if v is not None:
+                        pair = list(self.default)
+                        pair[i] = v
+                        bad.append((tuple(pair), ValueError, re.escape(f"{self.name}[{i}]")))
+            return bad
         bad = [("x", TypeError, self.name), (math.nan, ValueError, self.name)]
         if self.low is not None:
             bad.append((self.low if self.low_open else self.low - 1.0, ValueError, self.name))
