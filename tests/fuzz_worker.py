@@ -101,6 +101,7 @@ RULE_SETTINGS = [
     ("adam", {"amsgrad": True}), ("adamw", {"amsgrad": True}), ("adamax", {}), ("nadam", {}),
     ("radam", {}), ("asgd", {"t0": 2}), ("adadelta", {"weight_decay": 0.1}),
     ("rprop", {"step_sizes": (1e-3, 1.0)}), ("lion", {"weight_decay": 0.1}),
+    ("sgdschedulefree", {"warmup_steps": 2}), ("adamwschedulefree", {"weight_decay": 0.1}),
 ]
 SIZE = 7
 

@@ -192,8 +192,48 @@ def ref_lion(theta, g, state, t, lr, betas=(0.9, 0.99), weight_decay=0.0):
     return theta
 
 
+def _schedulefree_weights(state, t, lr, warmup_steps, r, weight_lr_power):
+    """(lr_t, c_t) of "The Road Less Scheduled"; z and x start at theta on the first step."""
+    lr_t = lr * t / warmup_steps if t - 1 < warmup_steps else lr
+    lr_max = max(lr_t, state.get("lr_max", -1.0))
+    weight = t ** r * lr_max ** weight_lr_power
+    state["lr_max"] = lr_max
+    state["weight_sum"] = state.get("weight_sum", 0.0) + weight
+    return lr_t, weight / state["weight_sum"]
+
+
+def ref_sgdschedulefree(theta, g, state, t, lr, momentum=0.9, weight_decay=0.0,
+                        warmup_steps=0, r=0.0, weight_lr_power=2.0):
+    if state.get("lr_max", -1.0) < 0:
+        state["z"], state["x"] = theta.copy(), theta.copy()
+    lr_t, c = _schedulefree_weights(state, t, lr, warmup_steps, r, weight_lr_power)
+    y = theta
+    z = state["z"] - lr_t * (g + weight_decay * y)
+    x = (1 - c) * state["x"] + c * z
+    state["z"], state["x"] = z, x
+    return momentum * x + (1 - momentum) * z
+
+
+def ref_adamwschedulefree(theta, g, state, t, lr, betas=(0.9, 0.999), eps=1e-8,
+                          weight_decay=0.0, warmup_steps=0, r=0.0, weight_lr_power=2.0,
+                          decay_at_z=False):
+    beta1, beta2 = betas
+    if state.get("lr_max", -1.0) < 0:
+        state["z"], state["x"] = theta.copy(), theta.copy()
+        state["exp_avg_sq"] = _zeros(theta)
+    lr_t, c = _schedulefree_weights(state, t, lr, warmup_steps, r, weight_lr_power)
+    y, z = theta, state["z"]
+    z = z - lr_t * weight_decay * (z if decay_at_z else y)
+    v = beta2 * state["exp_avg_sq"] + (1 - beta2) * g * g
+    z = z - lr_t * g / (np.sqrt(v / (1 - beta2 ** t)) + eps)
+    x = (1 - c) * state["x"] + c * z
+    state["z"], state["x"], state["exp_avg_sq"] = z, x, v
+    return beta1 * x + (1 - beta1) * z
+
+
 REFERENCES = {
     "sgd": ref_sgd, "adagrad": ref_adagrad, "rmsprop": ref_rmsprop, "adam": ref_adam,
     "adamw": ref_adamw, "adamax": ref_adamax, "nadam": ref_nadam, "radam": ref_radam,
     "asgd": ref_asgd, "adadelta": ref_adadelta, "rprop": ref_rprop, "lion": ref_lion,
+    "sgdschedulefree": ref_sgdschedulefree, "adamwschedulefree": ref_adamwschedulefree,
 }

@@ -14,6 +14,8 @@ torch = pytest.importorskip("torch")
 #: rules without a ``torch.optim`` class (``Rule.torch``)
 PACKAGES = {
     "lion": ("lion_pytorch", "Lion"),
+    "sgdschedulefree": ("schedulefree", "SGDScheduleFreeReference"),
+    "adamwschedulefree": ("schedulefree", "AdamWScheduleFreeReference"),
 }
 
 PARITY_CASES = [c for c in CASES if c.rule.torch is not None or c.name in PACKAGES]
@@ -23,7 +25,10 @@ def _reference_optimizer(case, param):
     if case.rule.torch is not None:
         return getattr(torch.optim, case.rule.torch)([param], **case.kwargs)
     module, name = PACKAGES[case.name]
-    return getattr(pytest.importorskip(module), name)([param], **case.kwargs)
+    opt = getattr(pytest.importorskip(module), name)([param], **case.kwargs)
+    if hasattr(opt, "train"):  # schedulefree's: steps only in train mode
+        opt.train()
+    return opt
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

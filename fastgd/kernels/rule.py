@@ -186,7 +186,10 @@ class Rule:
     branch of the rule (the tests and benchmarks run them); ``torch``: the
     ``torch.optim`` class with the same semantics (for parity tests), if
     any; ``extras``: further attributes of the optimizer class (ASGD's
-    ``averaged``).
+    ``averaged``); ``eval_point``: the name of the state array that holds
+    the point to evaluate the model at, when it is not ``params`` (where
+    the gradient is taken): schedule-free's average ``x``
+    (``Optimizer.eval_params``, what the estimators predict with).
     """
 
     name: str
@@ -204,6 +207,7 @@ class Rule:
     examples: tuple = ({},)
     torch: str = None
     extras: dict = field(default_factory=dict)
+    eval_point: str = None
 
     # -- hyperparameters ----------------------------------------------------------------
 

@@ -369,7 +369,7 @@ class GDEstimator(BaseEstimator):
             self.validation_scores_ = [] if params["early_stopping"] and not incremental else None
             self.best_validation_score_ = None
             self.best_loss_ = np.inf
-        self._store_params(self._optimizer.params)
+        self._store_params(self._optimizer.eval_params())
         sw_arr = np.empty(0, dtype=X.dtype) if sw is None else sw
         try:
             self._run_epochs(X, y, y_enc, sw, sw_arr, params, incremental)
@@ -421,7 +421,7 @@ class GDEstimator(BaseEstimator):
         d = X.shape[1]
         w = None
         if params["warm_start"] and hasattr(self, "_optimizer"):
-            old = self._optimizer.params
+            old = self._optimizer.eval_params()
             if old.size == self._n_params(d, n_outputs):
                 w = old.astype(X.dtype, copy=True)
         if w is None:
@@ -490,11 +490,11 @@ class GDEstimator(BaseEstimator):
             self.t_ = self._optimizer.step_count
             self.loss_curve_.append(outcome.loss)
             self.best_loss_ = min(self.best_loss_, outcome.loss)
-            self._store_params(self._optimizer.params)
+            self._store_params(self._optimizer.eval_params())
 
         def restore(snap):
             trainer.restore(snap)
-            self._store_params(self._optimizer.params)
+            self._store_params(self._optimizer.eval_params())
 
         loop = EpochLoop(type(self).__name__, 1 if incremental else params["max_epochs"],
                          None if incremental else params["tol"], params["n_iter_no_change"],

@@ -119,7 +119,7 @@ def _fitted_names(model):
     probe.__dict__.update({k: v for k, v in vars(model).items()
                            if k in primary or not k.endswith("_")})
     before = set(vars(probe))
-    probe._store_params(model._optimizer.params)
+    probe._store_params(model._optimizer.eval_params())
     return primary, sorted(set(vars(probe)) - before)
 
 
@@ -581,7 +581,7 @@ def _build(meta, arrays):
 
     # the attributes derived from the parameter vector: recomputed, and equal to the saved ones
     before = set(vars(model))
-    model._store_params(opt.params)
+    model._store_params(opt.eval_params())
     derived = set(vars(model)) - before
     extra = sorted(set(decoded) - set(primary) - derived)
     if extra:

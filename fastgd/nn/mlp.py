@@ -253,7 +253,7 @@ class _MLP(GDEstimator):
         """
         check_is_fitted(self)
         X = self._check_memmap_predict(X) if is_memmap(X) else self._validate_X(X, reset=False)
-        w = self._optimizer.params.astype(X.dtype, copy=False)
+        w = self._optimizer.eval_params().astype(X.dtype, copy=False)
         hyper = np.array([0.0, 0.0, 0.0, *mlp_tail(self._sizes_, self._activation_,
                                                   self._out_kind(self.n_outputs_))])
         out = np.empty((X.shape[0], self.n_outputs_), dtype=X.dtype)
