@@ -1,7 +1,5 @@
 """Schedule-Free SGD and AdamW: an average of the iterates instead of a decaying schedule."""
 
-import math
-
 import numpy as np
 
 from .._numba import cast_like, jit
@@ -23,23 +21,35 @@ def _averaging(t, lr, warmup_steps, r, weight_lr_power, sc):
     return first, lr_t, c
 
 
+@jit(inline="always")
+def _y_and_z(w, z, x, i, first):
+    """y_{t-1} (params) and z_{t-1}; on the first step z and x start at y."""
+    y = w[i]
+    if first:
+        z[i] = y
+        x[i] = y
+    return y, z[i]
+
+
+@jit(inline="always")
+def _average(w, z, x, i, zi, c, one_minus_c, beta, one_minus_beta):
+    """Store z_t, x_t = (1 - c) x_{t-1} + c z_t and y_t = beta x_t + (1 - beta) z_t."""
+    xi = x[i] * one_minus_c + zi * c
+    z[i] = zi
+    x[i] = xi
+    w[i] = xi * beta + zi * one_minus_beta
+
+
 @jit
 def sgd_schedulefree_loop(w, g, s, k):
     z, x = s
     first, lr, weight_decay, c, one_minus_c, beta, one_minus_beta = k
     for i in range(w.size):
-        y = w[i]
-        if first:  # z_1 = x_1 = the starting point
-            z[i] = y
-            x[i] = y
+        y, zi = _y_and_z(w, z, x, i, first)
         gi = g[i]
         if weight_decay != 0:
             gi = gi + weight_decay * y
-        zi = z[i] - lr * gi
-        xi = x[i] * one_minus_c + zi * c
-        z[i] = zi
-        x[i] = xi
-        w[i] = xi * beta + zi * one_minus_beta
+        _average(w, z, x, i, zi - lr * gi, c, one_minus_c, beta, one_minus_beta)
 
 
 @jit
@@ -56,21 +66,14 @@ def adamw_schedulefree_loop(w, g, s, k):
     (first, lr, decay, decay_at_z, c, one_minus_c, beta1, one_minus_beta1, beta2,
      one_minus_beta2, bc2, eps) = k
     for i in range(w.size):
-        y = w[i]
-        if first:
-            z[i] = y
-            x[i] = y
+        y, zi = _y_and_z(w, z, x, i, first)
         gi = g[i]
-        zi = z[i]
         if decay != 0:
             zi = zi - decay * (zi if decay_at_z else y)
         v = beta2 * exp_avg_sq[i] + one_minus_beta2 * gi * gi
         exp_avg_sq[i] = v
         zi = zi - lr * (gi / (np.sqrt(v / bc2) + eps))
-        xi = x[i] * one_minus_c + zi * c
-        z[i] = zi
-        x[i] = xi
-        w[i] = xi * beta1 + zi * one_minus_beta1
+        _average(w, z, x, i, zi, c, one_minus_c, beta1, one_minus_beta1)
 
 
 @jit
