@@ -231,9 +231,41 @@ def ref_adamwschedulefree(theta, g, state, t, lr, betas=(0.9, 0.999), eps=1e-8,
     return beta1 * x + (1 - beta1) * z
 
 
+def ref_prodigy(theta, g, state, t, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                decouple=True, use_bias_correction=False, safeguard_warmup=False, d0=1e-6,
+                d_coef=1.0):
+    beta1, beta2 = betas
+    beta3 = math.sqrt(beta2)
+    if not state.get("started", 0.0):
+        state.update(p0=theta.copy(), s=_zeros(theta), exp_avg=_zeros(theta),
+                     exp_avg_sq=_zeros(theta), started=1.0)
+        state.setdefault("d", d0)
+        state.setdefault("d_max", d0)
+        state.setdefault("d_numerator", 0.0)
+    d = state["d"]
+    bias = math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t) if use_bias_correction else 1.0
+    dlr = d * lr * bias
+    if weight_decay and not decouple:
+        g = g + weight_decay * theta
+    dot = float(np.dot(g.astype(np.float64), (state["p0"] - theta).astype(np.float64)))
+    state["exp_avg"] = beta1 * state["exp_avg"] + d * (1 - beta1) * g
+    state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + d * d * (1 - beta2) * g * g
+    state["s"] = beta3 * state["s"] + (d / d0) * (d if safeguard_warmup else dlr) * g
+    abs_s = float(np.abs(state["s"]).astype(np.float64).sum())
+    if abs_s == 0:
+        return theta
+    numerator = state["d_numerator"] * beta3 + (d / d0) * dlr * dot
+    d_max = max(state["d_max"], d_coef * numerator / abs_s)
+    state.update(d_numerator=numerator, d=d_max, d_max=d_max)
+    if weight_decay and decouple:
+        theta = theta * (1 - weight_decay * dlr)
+    return theta - dlr * state["exp_avg"] / (np.sqrt(state["exp_avg_sq"]) + d_max * eps)
+
+
 REFERENCES = {
     "sgd": ref_sgd, "adagrad": ref_adagrad, "rmsprop": ref_rmsprop, "adam": ref_adam,
     "adamw": ref_adamw, "adamax": ref_adamax, "nadam": ref_nadam, "radam": ref_radam,
     "asgd": ref_asgd, "adadelta": ref_adadelta, "rprop": ref_rprop, "lion": ref_lion,
     "sgdschedulefree": ref_sgdschedulefree, "adamwschedulefree": ref_adamwschedulefree,
+    "prodigy": ref_prodigy,
 }

@@ -16,6 +16,7 @@ PACKAGES = {
     "lion": ("lion_pytorch", "Lion"),
     "sgdschedulefree": ("schedulefree", "SGDScheduleFreeReference"),
     "adamwschedulefree": ("schedulefree", "AdamWScheduleFreeReference"),
+    "prodigy": ("prodigyopt", "Prodigy"),
 }
 
 PARITY_CASES = [c for c in CASES if c.rule.torch is not None or c.name in PACKAGES]

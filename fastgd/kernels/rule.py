@@ -22,6 +22,23 @@ A rule is two serial jitted functions with one shared signature:
     whole arrays or over views of one chunk of them, so it may not look at
     neighbours.
 
+A rule that needs sums over the whole vector (Prodigy's dot product and
+norm) adds a reduction stage before the loop, two more serial pieces:
+
+``reduce(w, g, s, k, out)``
+    the first pass over one chunk: it may update state arrays element by
+    element, and writes its ``n_sums`` partial sums into the float64 row
+    ``out``.
+``combine(w, k, partial, sc) -> k``
+    the constants of the loop (the same tuple type as ``k``, with the values
+    the sums determine filled in) from ``partial``, the chunks' rows, which
+    it sums in chunk order; it may update ``sc``.
+
+The reduction always cuts the vector into the same ``CHUNK``-sized pieces,
+serial or parallel, so the sums, and every bit of the step, are the same
+whatever the thread count and on every path (optimizer, fused epoch,
+minimize).
+
 The parallel step around them is written once (:func:`step_kernel`): below
 ``fastgd._numba.PARALLEL_THRESHOLD`` elements one serial call, above it a
 ``prange`` over ``CHUNK``-sized views. Each rule gets its own compiled copy
@@ -158,9 +175,10 @@ class State:
 
 @dataclass(frozen=True)
 class Scalar:
-    """A float of state (in ``sc``): its name, its starting value (a number or
-    ``"lr"``: the starting learning rate) and its valid range (``low_open``:
-    low itself is not valid)."""
+    """A float of state (in ``sc``): its name, its starting value (a number,
+    ``"lr"``: the starting learning rate, or the name of a hyperparameter:
+    Prodigy's ``d0``) and its valid range (``low_open``: low itself is not
+    valid)."""
 
     name: str
     init: object = 0.0
@@ -189,7 +207,9 @@ class Rule:
     ``averaged``); ``eval_point``: the name of the state array that holds
     the point to evaluate the model at, when it is not ``params`` (where
     the gradient is taken): schedule-free's average ``x``
-    (``Optimizer.eval_params``, what the estimators predict with).
+    (``Optimizer.eval_params``, what the estimators predict with);
+    ``reduce``, ``combine``, ``n_sums``: the reduction stage of a rule
+    that needs sums over the whole vector (see the module docstring).
     """
 
     name: str
@@ -208,6 +228,9 @@ class Rule:
     torch: str = None
     extras: dict = field(default_factory=dict)
     eval_point: str = None
+    reduce: object = None
+    combine: object = None
+    n_sums: int = 0
 
     # -- hyperparameters ----------------------------------------------------------------
 
@@ -269,8 +292,14 @@ class Rule:
         out = {s.name: params[:0].copy() for s in self.state}
         self.arrays(out, params, hyper)  # allocates those needed now
         for c in self.scalars:
-            out[c.name] = float(lr) if c.init == "lr" else float(c.init)
+            out[c.name] = self._scalar_start(c, hyper, lr)
         return out
+
+    @staticmethod
+    def _scalar_start(c, hyper, lr):
+        if c.init == "lr":
+            return float(lr)
+        return float(hyper[c.init]) if isinstance(c.init, str) else float(c.init)
 
     def arrays(self, state, params, hyper):
         """The tuple ``s`` of state arrays for the kernels; allocates those ``hyper``
@@ -282,7 +311,7 @@ class Rule:
                 arr = state[s.name] = np.full_like(params, self._start(s, hyper))
                 if s.resets is not None:
                     c = next(c for c in self.scalars if c.name == s.resets)
-                    state[c.name] = float(c.init)
+                    state[c.name] = self._scalar_start(c, hyper, hyper.get("lr"))
             out.append(arr)
         return tuple(out)
 
@@ -315,14 +344,34 @@ class Rule:
 _COMPILED = {}
 
 
+def pieces(rule):
+    """The bindings of the templates that run a rule's step (this module's, the fused
+    epoch's): its pieces, with no-op reduction pieces and ``N_SUMS = 0`` (a frozen
+    constant: the reduction is not compiled) for an element-wise rule."""
+    reduce = rule.reduce or _no_reduce
+    return dict(constants=rule.constants, loop=rule.loop, reduce=reduce,
+                combine=rule.combine or _no_combine, N_SUMS=int(rule.n_sums),
+                reduce_serial=specialize(_reduce_serial, reduce=reduce, N_SUMS=int(rule.n_sums)))
+
+
+@jit
+def _no_reduce(w, g, s, k, out):
+    pass
+
+
+@jit
+def _no_combine(w, k, partial, sc):
+    return k
+
+
 def _compiled(rule, what):
     key = (rule.name, what)
     if key not in _COMPILED:
         if what == "step":
-            kernel = specialize(_step, parallel=True, constants=rule.constants, loop=rule.loop)
+            kernel = specialize(_step, parallel=True, **pieces(rule))
             kernel.__doc__ = _step_doc(rule)
         else:
-            kernel = specialize(_apply, constants=rule.constants, loop=rule.loop)
+            kernel = specialize(_apply, **pieces(rule))
         _COMPILED[key] = kernel
     return _COMPILED[key]
 
@@ -330,6 +379,16 @@ def _compiled(rule, what):
 def _step(params, grad, s, sc, t, lr, h):
     n = params.size
     k = constants(params, t, lr, h, sc)  # noqa: F821 (bound by specialize)
+    if N_SUMS > 0:  # noqa: F821
+        if n <= PARALLEL_THRESHOLD:
+            partial = reduce_serial(params, grad, s, k)  # noqa: F821
+        else:  # (a prange must be in the parallel template itself, not in a callee)
+            partial = np.empty((n_chunks(n), N_SUMS))  # noqa: F821
+            for c in prange(n_chunks(n)):
+                lo = c * CHUNK
+                hi = min(n, lo + CHUNK)
+                reduce(params[lo:hi], grad[lo:hi], views(s, lo, hi), k, partial[c])  # noqa: F821
+        k = combine(params, k, partial, sc)  # noqa: F821
     if n <= PARALLEL_THRESHOLD:
         loop(params, grad, s, k)  # noqa: F821
     else:
@@ -341,7 +400,23 @@ def _step(params, grad, s, sc, t, lr, h):
 
 
 def _apply(w, g, s, sc, t, lr, h):
-    loop(w, g, s, constants(w, t, lr, h, sc))  # noqa: F821 (bound by specialize)
+    k = constants(w, t, lr, h, sc)  # noqa: F821 (bound by specialize)
+    if N_SUMS > 0:  # noqa: F821
+        k = combine(w, k, reduce_serial(w, g, s, k), sc)  # noqa: F821
+    loop(w, g, s, k)  # noqa: F821
+
+
+def _reduce_serial(w, g, s, k):
+    """The chunks' partial sums of the reduction stage, serially (the same chunks, and so
+    the same bits, as the ``prange`` over them in the parallel templates)."""
+    n = w.size
+    nc = n_chunks(n)
+    partial = np.empty((nc, N_SUMS))  # noqa: F821 (bound by specialize)
+    for c in range(nc):
+        lo = c * CHUNK
+        hi = min(n, lo + CHUNK)
+        reduce(w[lo:hi], g[lo:hi], views(s, lo, hi), k, partial[c])  # noqa: F821
+    return partial
 
 
 def _step_doc(rule):
