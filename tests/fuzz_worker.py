@@ -102,7 +102,7 @@ RULE_SETTINGS = [
     ("radam", {}), ("asgd", {"t0": 2}), ("adadelta", {"weight_decay": 0.1}),
     ("rprop", {"step_sizes": (1e-3, 1.0)}), ("lion", {"weight_decay": 0.1}),
     ("sgdschedulefree", {"warmup_steps": 2}), ("adamwschedulefree", {"weight_decay": 0.1}),
-    ("prodigy", {"weight_decay": 0.01}),
+    ("prodigy", {"weight_decay": 0.01}), ("lamb", {"weight_decay": 0.01}),
 ]
 SIZE = 7
 

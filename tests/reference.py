@@ -262,10 +262,23 @@ def ref_prodigy(theta, g, state, t, lr, betas=(0.9, 0.999), eps=1e-8, weight_dec
     return theta - dlr * state["exp_avg"] / (np.sqrt(state["exp_avg_sq"]) + d_max * eps)
 
 
+def ref_lamb(theta, g, state, t, lr, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0):
+    beta1, beta2 = betas
+    m = beta1 * state.get("exp_avg", _zeros(theta)) + (1 - beta1) * g
+    v = beta2 * state.get("exp_avg_sq", _zeros(theta)) + (1 - beta2) * g * g
+    state["exp_avg"], state["exp_avg_sq"] = m, v
+    r = (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps) + weight_decay * theta
+    # one trust ratio over the whole vector; norms accumulated in float64
+    w_norm = math.sqrt(float(np.sum(theta.astype(np.float64) ** 2)))
+    r_norm = math.sqrt(float(np.sum(r.astype(np.float64) ** 2)))
+    trust = w_norm / r_norm if w_norm > 0 and r_norm > 0 else 1.0
+    return theta - theta.dtype.type(lr * trust) * r
+
+
 REFERENCES = {
     "sgd": ref_sgd, "adagrad": ref_adagrad, "rmsprop": ref_rmsprop, "adam": ref_adam,
     "adamw": ref_adamw, "adamax": ref_adamax, "nadam": ref_nadam, "radam": ref_radam,
     "asgd": ref_asgd, "adadelta": ref_adadelta, "rprop": ref_rprop, "lion": ref_lion,
     "sgdschedulefree": ref_sgdschedulefree, "adamwschedulefree": ref_adamwschedulefree,
-    "prodigy": ref_prodigy,
+    "prodigy": ref_prodigy, "lamb": ref_lamb,
 }

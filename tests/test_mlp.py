@@ -197,9 +197,10 @@ def test_every_mode_learns_xor(mode):
 RULES = {"sgd": dict(momentum=0.9, nesterov=True), "adagrad": {}, "rmsprop": dict(centered=True),
          "adam": dict(amsgrad=True), "adamw": {}, "adamax": {}, "nadam": {}, "radam": {},
          "asgd": {}, "adadelta": {}, "rprop": {}, "lion": {},
-         "sgdschedulefree": {}, "adamwschedulefree": {}, "prodigy": {}}
+         "sgdschedulefree": {}, "adamwschedulefree": {}, "prodigy": {},
+         "lamb": {}}
 LR = {"sgd": 0.05, "asgd": 0.05, "adagrad": 0.05, "adadelta": 1.0, "lion": 0.003,
-      "sgdschedulefree": 0.1, "prodigy": 1.0}
+      "sgdschedulefree": 0.1, "prodigy": 1.0, "lamb": 0.005}
 
 
 def test_every_update_rule_trains_the_whole_network():

@@ -23,7 +23,8 @@ N = 10_000_000
 BYTES_PER_STEP = 7 * 4 * N  # 4 arrays read, 3 written, float32
 
 #: rule name -> the torch implementation to time it against: ``(module, class name,
-#: constructor arguments)``, or None for ``torch.optim``'s class of the rule (``Rule.torch``)
+#: constructor arguments)``, None for ``torch.optim``'s class of the rule (``Rule.torch``),
+#: or () where there is none to run here (LAMB's is optax's, in JAX)
 RULE_PEERS = {
     "adadelta": None,
     "rprop": None,
@@ -31,6 +32,7 @@ RULE_PEERS = {
     "sgdschedulefree": ("schedulefree", "SGDScheduleFree", {}),
     "adamwschedulefree": ("schedulefree", "AdamWScheduleFree", {}),
     "prodigy": ("prodigyopt", "Prodigy", {}),
+    "lamb": (),
 }
 
 
@@ -95,6 +97,8 @@ def rule_step_rows(name, x0, g, torch, repeat):
     rows.append(Row("optim", task, "bandwidth probe (same bytes)", t_probe,
                     f"{_gbps(t_probe, nbytes)}; fastgd reaches {t_probe / t_fast:.0%} of it"))
     peer = RULE_PEERS[name]
+    if peer == ():
+        return rows
     if peer is None:
         module, label, make = "torch", f"torch {cls.rule.torch}(foreach=True)", (
             lambda params: getattr(torch.optim, cls.rule.torch)(params, lr=1e-3, foreach=True))
