@@ -196,10 +196,12 @@ def _schedulefree_weights(state, t, lr, warmup_steps, r, weight_lr_power):
     """(lr_t, c_t) of "The Road Less Scheduled"; z and x start at theta on the first step."""
     lr_t = lr * t / warmup_steps if t - 1 < warmup_steps else lr
     lr_max = max(lr_t, state.get("lr_max", -1.0))
-    weight = t ** r * lr_max ** weight_lr_power
+    with np.errstate(over="ignore", invalid="ignore"):  # IEEE: inf, not OverflowError
+        weight = np.float64(t) ** r * np.float64(lr_max) ** weight_lr_power
     state["lr_max"] = lr_max
     state["weight_sum"] = state.get("weight_sum", 0.0) + weight
-    return lr_t, weight / state["weight_sum"]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return lr_t, weight / state["weight_sum"]
 
 
 def ref_sgdschedulefree(theta, g, state, t, lr, momentum=0.9, weight_decay=0.0,
