@@ -103,6 +103,7 @@ RULE_SETTINGS = [
     ("rprop", {"step_sizes": (1e-3, 1.0)}), ("lion", {"weight_decay": 0.1}),
     ("sgdschedulefree", {"warmup_steps": 2}), ("adamwschedulefree", {"weight_decay": 0.1}),
     ("prodigy", {"weight_decay": 0.01}), ("lamb", {"weight_decay": 0.01}),
+    ("adafactor", {"weight_decay": 0.01}),
 ]
 SIZE = 7
 

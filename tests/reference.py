@@ -277,10 +277,27 @@ def ref_lamb(theta, g, state, t, lr, betas=(0.9, 0.999), eps=1e-6, weight_decay=
     return theta - theta.dtype.type(lr * trust) * r
 
 
+def ref_adafactor(theta, g, state, t, lr, beta2_decay=-0.8, eps=(0.0, 1e-3), d=1.0,
+                  weight_decay=0.0):
+    eps1, eps2 = eps
+    if eps1 == 0:
+        eps1 = float(np.finfo(theta.dtype).eps)
+    n = theta.size
+    rms = lambda a: math.sqrt(float(np.sum(a.astype(np.float64) ** 2))) / math.sqrt(n)  # noqa: E731
+    alpha = max(eps2, rms(theta)) * min(lr, 1 / math.sqrt(t))
+    theta = theta * (1 - lr * weight_decay)
+    v = state.get("variance", _zeros(theta))
+    v = v + (g * g - v) * float(t) ** beta2_decay
+    state["variance"] = v
+    u = g / np.sqrt(np.maximum(v, eps1 * eps1))
+    return theta - theta.dtype.type(alpha / max(1.0, rms(u) / d)) * u
+
+
 REFERENCES = {
     "sgd": ref_sgd, "adagrad": ref_adagrad, "rmsprop": ref_rmsprop, "adam": ref_adam,
     "adamw": ref_adamw, "adamax": ref_adamax, "nadam": ref_nadam, "radam": ref_radam,
     "asgd": ref_asgd, "adadelta": ref_adadelta, "rprop": ref_rprop, "lion": ref_lion,
     "sgdschedulefree": ref_sgdschedulefree, "adamwschedulefree": ref_adamwschedulefree,
     "prodigy": ref_prodigy, "lamb": ref_lamb,
+    "adafactor": ref_adafactor,
 }

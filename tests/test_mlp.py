@@ -198,7 +198,7 @@ RULES = {"sgd": dict(momentum=0.9, nesterov=True), "adagrad": {}, "rmsprop": dic
          "adam": dict(amsgrad=True), "adamw": {}, "adamax": {}, "nadam": {}, "radam": {},
          "asgd": {}, "adadelta": {}, "rprop": {}, "lion": {},
          "sgdschedulefree": {}, "adamwschedulefree": {}, "prodigy": {},
-         "lamb": {}}
+         "lamb": {}, "adafactor": {}}
 LR = {"sgd": 0.05, "asgd": 0.05, "adagrad": 0.05, "adadelta": 1.0, "lion": 0.003,
       "sgdschedulefree": 0.1, "prodigy": 1.0, "lamb": 0.005}
 

@@ -33,6 +33,7 @@ RULE_PEERS = {
     "adamwschedulefree": ("schedulefree", "AdamWScheduleFree", {}),
     "prodigy": ("prodigyopt", "Prodigy", {}),
     "lamb": (),
+    "adafactor": None,
 }
 
 
