@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from .._numba import cast_like, jit
-from .rule import Param, Rule, State
+from .rule import Param, Rule, State, chunk_sum
 
 P_SQ, U_SQ = 0, 1  # the sums of the reduction stage: |theta|^2, |u|^2
 
@@ -48,11 +48,8 @@ def adafactor_reduce(w, g, s, k, out):
 @jit
 def adafactor_combine(w, k, partial, sc):
     eps2, d, rho = k[3:6]
-    p_sq = 0.0
-    u_sq = 0.0
-    for c in range(partial.shape[0]):  # in chunk order: the same bits whatever the threads
-        p_sq += partial[c, P_SQ]
-        u_sq += partial[c, U_SQ]
+    p_sq = chunk_sum(partial, P_SQ)
+    u_sq = chunk_sum(partial, U_SQ)
     root_n = math.sqrt(w.size)
     alpha = max(eps2, math.sqrt(p_sq) / root_n) * rho
     denom = max(1.0, math.sqrt(u_sq) / (root_n * d))

@@ -6,7 +6,7 @@ import numpy as np
 
 from .._numba import cast_like, jit
 from ._moments import moments
-from .rule import Param, Rule, State
+from .rule import Param, Rule, State, chunk_sum
 
 W_SQ, R_SQ = 0, 1  # the sums of the reduction stage: |theta|^2, |r|^2
 
@@ -50,11 +50,8 @@ def lamb_reduce(w, g, s, k, out):
 
 @jit
 def lamb_combine(w, k, partial, sc):
-    w_sq = 0.0
-    r_sq = 0.0
-    for c in range(partial.shape[0]):  # in chunk order: the same bits whatever the threads
-        w_sq += partial[c, W_SQ]
-        r_sq += partial[c, R_SQ]
+    w_sq = chunk_sum(partial, W_SQ)
+    r_sq = chunk_sum(partial, R_SQ)
     w_norm = math.sqrt(w_sq)
     r_norm = math.sqrt(r_sq)
     trust = w_norm / r_norm if w_norm > 0.0 and r_norm > 0.0 else 1.0

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from .._numba import cast_like, jit
-from .rule import Param, Rule, Scalar, State
+from .rule import Param, Rule, Scalar, State, chunk_sum
 
 D, D_MAX, D_NUMERATOR, STARTED = 0, 1, 2, 3  # sc
 DOT, ABS_S = 0, 1                            # the sums of the reduction stage
@@ -57,11 +57,8 @@ def prodigy_reduce(w, g, s, k, out):
 @jit
 def prodigy_combine(w, k, partial, sc):
     d0, d_coef, beta3, dot_rate, eps = k[10:15]
-    dot = 0.0
-    abs_s = 0.0
-    for c in range(partial.shape[0]):  # in chunk order: the same bits whatever the threads
-        dot += partial[c, DOT]
-        abs_s += partial[c, ABS_S]
+    dot = chunk_sum(partial, DOT)
+    abs_s = chunk_sum(partial, ABS_S)
     if abs_s == 0.0:  # no direction yet: no step, D as it was
         return k
     numerator = sc[D_NUMERATOR] * beta3 + dot_rate * dot

@@ -355,6 +355,16 @@ def pieces(rule):
 
 
 @jit
+def chunk_sum(partial, j):
+    """Sum j of the reduction stage: column j of the chunks' rows, added in chunk order
+    (the same bits whatever the thread count); for a rule's ``combine``."""
+    total = 0.0
+    for c in range(partial.shape[0]):
+        total += partial[c, j]
+    return total
+
+
+@jit
 def _no_reduce(w, g, s, k, out):
     pass
 
