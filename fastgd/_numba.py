@@ -4,7 +4,8 @@
   fused multiply-adds but keep NaN and inf meaningful: no ``nnan``, no
   ``ninf`` (with them ``np.isnan`` can be optimised away, numba issue 9383).
   ``FASTMATH_ORDERED`` also drops ``reassoc``, for arithmetic written in a
-  deliberate order.
+  deliberate order; ``FASTMATH_UNFUSED`` drops ``contract`` (no fused
+  multiply-adds), for a sign taken of a computed value.
 * In a ``parallel=True`` function numba turns ``np.zeros``, ``np.ones``,
   array expressions and reductions such as ``a.sum()`` into parallel loops of
   their own, so the function opens a parallel region on every call, even when
@@ -54,6 +55,12 @@ FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 # to an integer, which reassociation folds back to x). Loops without
 # reductions still vectorise.
 FASTMATH_ORDERED = FASTMATH - {"reassoc"}
+
+# Without "contract": no fused multiply-adds, every product and sum rounds as
+# written (as NumPy's and PyTorch's element-wise ops do). For rules that take
+# the sign of a computed value (Lion): a fused a*b + c*d rounds differently
+# near 0, and the sign turns that one rounding step into a full step of lr.
+FASTMATH_UNFUSED = FASTMATH - {"contract"}
 
 PARALLEL_THRESHOLD = 131072
 CHUNK = 32768

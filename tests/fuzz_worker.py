@@ -99,7 +99,11 @@ RULE_SETTINGS = [
     ("sgd", {}), ("sgd", {"momentum": 0.9, "nesterov": True}), ("adagrad", {"lr_decay": 0.01}),
     ("rmsprop", {}), ("rmsprop", {"centered": True, "momentum": 0.5}), ("adam", {}),
     ("adam", {"amsgrad": True}), ("adamw", {"amsgrad": True}), ("adamax", {}), ("nadam", {}),
-    ("radam", {}), ("asgd", {"t0": 2}),
+    ("radam", {}), ("asgd", {"t0": 2}), ("adadelta", {"weight_decay": 0.1}),
+    ("rprop", {"step_sizes": (1e-3, 1.0)}), ("lion", {"weight_decay": 0.1}),
+    ("sgdschedulefree", {"warmup_steps": 2}), ("adamwschedulefree", {"weight_decay": 0.1}),
+    ("prodigy", {"weight_decay": 0.01}), ("lamb", {"weight_decay": 0.01}),
+    ("adafactor", {"weight_decay": 0.01}),
 ]
 SIZE = 7
 

@@ -157,8 +157,147 @@ def ref_asgd(theta, g, state, t, lr, lambd=1e-4, alpha=0.75, t0=1e6, weight_deca
     return theta
 
 
+def ref_adadelta(theta, g, state, t, lr, rho=0.9, eps=1e-6, weight_decay=0.0):
+    if weight_decay:
+        g = g + weight_decay * theta
+    v = rho * state.get("square_avg", _zeros(theta)) + (1 - rho) * g * g
+    u = state.get("acc_delta", _zeros(theta))
+    delta = np.sqrt(u + eps) / np.sqrt(v + eps) * g
+    state["square_avg"] = v
+    state["acc_delta"] = rho * u + (1 - rho) * delta * delta
+    return theta - lr * delta
+
+
+def ref_rprop(theta, g, state, t, lr, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0)):
+    eta_minus, eta_plus = etas
+    if not state.get("step_size_started", 0.0):
+        # the step sizes start at the learning rate of the first step
+        state["step_size"] = np.full_like(theta, lr)
+        state["prev"] = _zeros(theta)
+        state["step_size_started"] = 1.0
+    s = np.sign(g * state["prev"])
+    factor = np.where(s > 0, eta_plus, np.where(s < 0, eta_minus, 1.0)).astype(theta.dtype)
+    step = np.clip(state["step_size"] * factor, *step_sizes).astype(theta.dtype)
+    g = np.where(s < 0, 0, g).astype(theta.dtype)
+    state["step_size"], state["prev"] = step, g
+    return theta - np.sign(g) * step
+
+
+def ref_lion(theta, g, state, t, lr, betas=(0.9, 0.99), weight_decay=0.0):
+    beta1, beta2 = betas
+    m = state.get("exp_avg", _zeros(theta))
+    theta = theta * (1 - lr * weight_decay)
+    theta = theta - lr * np.sign(beta1 * m + (1 - beta1) * g)
+    state["exp_avg"] = beta2 * m + (1 - beta2) * g
+    return theta
+
+
+def _schedulefree_weights(state, t, lr, warmup_steps, r, weight_lr_power):
+    """(lr_t, c_t) of "The Road Less Scheduled"; z and x start at theta on the first step."""
+    lr_t = lr * t / warmup_steps if t - 1 < warmup_steps else lr
+    lr_max = max(lr_t, state.get("lr_max", -1.0))
+    with np.errstate(over="ignore", invalid="ignore"):  # IEEE: inf, not OverflowError
+        weight = np.float64(t) ** r * np.float64(lr_max) ** weight_lr_power
+    state["lr_max"] = lr_max
+    state["weight_sum"] = state.get("weight_sum", 0.0) + weight
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return lr_t, weight / state["weight_sum"]
+
+
+def ref_sgdschedulefree(theta, g, state, t, lr, momentum=0.9, weight_decay=0.0,
+                        warmup_steps=0, r=0.0, weight_lr_power=2.0):
+    if state.get("lr_max", -1.0) < 0:
+        state["z"], state["x"] = theta.copy(), theta.copy()
+    lr_t, c = _schedulefree_weights(state, t, lr, warmup_steps, r, weight_lr_power)
+    y = theta
+    z = state["z"] - lr_t * (g + weight_decay * y)
+    x = (1 - c) * state["x"] + c * z
+    state["z"], state["x"] = z, x
+    return momentum * x + (1 - momentum) * z
+
+
+def ref_adamwschedulefree(theta, g, state, t, lr, betas=(0.9, 0.999), eps=1e-8,
+                          weight_decay=0.0, warmup_steps=0, r=0.0, weight_lr_power=2.0,
+                          decay_at_z=False):
+    beta1, beta2 = betas
+    if state.get("lr_max", -1.0) < 0:
+        state["z"], state["x"] = theta.copy(), theta.copy()
+        state["exp_avg_sq"] = _zeros(theta)
+    lr_t, c = _schedulefree_weights(state, t, lr, warmup_steps, r, weight_lr_power)
+    y, z = theta, state["z"]
+    z = z - lr_t * weight_decay * (z if decay_at_z else y)
+    v = beta2 * state["exp_avg_sq"] + (1 - beta2) * g * g
+    z = z - lr_t * g / (np.sqrt(v / (1 - beta2 ** t)) + eps)
+    x = (1 - c) * state["x"] + c * z
+    state["z"], state["x"], state["exp_avg_sq"] = z, x, v
+    return beta1 * x + (1 - beta1) * z
+
+
+def ref_prodigy(theta, g, state, t, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                decouple=True, use_bias_correction=False, safeguard_warmup=False, d0=1e-6,
+                d_coef=1.0):
+    beta1, beta2 = betas
+    beta3 = math.sqrt(beta2)
+    if not state.get("started", 0.0):
+        state.update(p0=theta.copy(), s=_zeros(theta), exp_avg=_zeros(theta),
+                     exp_avg_sq=_zeros(theta), started=1.0)
+        state.setdefault("d", d0)
+        state.setdefault("d_max", d0)
+        state.setdefault("d_numerator", 0.0)
+    d = state["d"]
+    bias = math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t) if use_bias_correction else 1.0
+    dlr = d * lr * bias
+    if weight_decay and not decouple:
+        g = g + weight_decay * theta
+    dot = float(np.dot(g.astype(np.float64), (state["p0"] - theta).astype(np.float64)))
+    state["exp_avg"] = beta1 * state["exp_avg"] + d * (1 - beta1) * g
+    state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + d * d * (1 - beta2) * g * g
+    state["s"] = beta3 * state["s"] + (d / d0) * (d if safeguard_warmup else dlr) * g
+    abs_s = float(np.abs(state["s"]).astype(np.float64).sum())
+    if abs_s == 0:
+        return theta
+    numerator = state["d_numerator"] * beta3 + (d / d0) * dlr * dot
+    d_max = max(state["d_max"], d_coef * numerator / abs_s)
+    state.update(d_numerator=numerator, d=d_max, d_max=d_max)
+    if weight_decay and decouple:
+        theta = theta * (1 - weight_decay * dlr)
+    return theta - dlr * state["exp_avg"] / (np.sqrt(state["exp_avg_sq"]) + d_max * eps)
+
+
+def ref_lamb(theta, g, state, t, lr, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0):
+    beta1, beta2 = betas
+    m = beta1 * state.get("exp_avg", _zeros(theta)) + (1 - beta1) * g
+    v = beta2 * state.get("exp_avg_sq", _zeros(theta)) + (1 - beta2) * g * g
+    state["exp_avg"], state["exp_avg_sq"] = m, v
+    r = (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps) + weight_decay * theta
+    # one trust ratio over the whole vector; norms accumulated in float64
+    w_norm = math.sqrt(float(np.sum(theta.astype(np.float64) ** 2)))
+    r_norm = math.sqrt(float(np.sum(r.astype(np.float64) ** 2)))
+    trust = w_norm / r_norm if w_norm > 0 and r_norm > 0 else 1.0
+    return theta - theta.dtype.type(lr * trust) * r
+
+
+def ref_adafactor(theta, g, state, t, lr, beta2_decay=-0.8, eps=(0.0, 1e-3), d=1.0,
+                  weight_decay=0.0):
+    eps1, eps2 = eps
+    if eps1 == 0:
+        eps1 = float(np.finfo(theta.dtype).eps)
+    n = theta.size
+    rms = lambda a: math.sqrt(float(np.sum(a.astype(np.float64) ** 2))) / math.sqrt(n)  # noqa: E731
+    alpha = max(eps2, rms(theta)) * min(lr, 1 / math.sqrt(t))
+    theta = theta * (1 - lr * weight_decay)
+    v = state.get("variance", _zeros(theta))
+    v = v + (g * g - v) * float(t) ** beta2_decay
+    state["variance"] = v
+    u = g / np.sqrt(np.maximum(v, eps1 * eps1))
+    return theta - theta.dtype.type(alpha / max(1.0, rms(u) / d)) * u
+
+
 REFERENCES = {
     "sgd": ref_sgd, "adagrad": ref_adagrad, "rmsprop": ref_rmsprop, "adam": ref_adam,
     "adamw": ref_adamw, "adamax": ref_adamax, "nadam": ref_nadam, "radam": ref_radam,
-    "asgd": ref_asgd,
+    "asgd": ref_asgd, "adadelta": ref_adadelta, "rprop": ref_rprop, "lion": ref_lion,
+    "sgdschedulefree": ref_sgdschedulefree, "adamwschedulefree": ref_adamwschedulefree,
+    "prodigy": ref_prodigy, "lamb": ref_lamb,
+    "adafactor": ref_adafactor,
 }

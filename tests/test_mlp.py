@@ -196,14 +196,18 @@ def test_every_mode_learns_xor(mode):
 
 RULES = {"sgd": dict(momentum=0.9, nesterov=True), "adagrad": {}, "rmsprop": dict(centered=True),
          "adam": dict(amsgrad=True), "adamw": {}, "adamax": {}, "nadam": {}, "radam": {},
-         "asgd": {}}
+         "asgd": {}, "adadelta": {}, "rprop": {}, "lion": {},
+         "sgdschedulefree": {}, "adamwschedulefree": {}, "prodigy": {},
+         "lamb": {}, "adafactor": {}}
+LR = {"sgd": 0.05, "asgd": 0.05, "adagrad": 0.05, "adadelta": 1.0, "lion": 0.003,
+      "sgdschedulefree": 0.1, "prodigy": 1.0, "lamb": 0.005}
 
 
 def test_every_update_rule_trains_the_whole_network():
     assert set(RULES) == set(fastgd.OPTIMIZERS)
     X, y = _xor(300)
     for rule, params in RULES.items():
-        lr = 0.05 if rule in ("sgd", "asgd", "adagrad") else 0.01
+        lr = LR.get(rule, 0.01)
         clf = fastgd.MLPClassifier((8,), optimizer=rule, optimizer_params=params, lr=lr,
                                    batch_size=16, max_epochs=40, tol=None, random_state=0)
         clf.fit(X, y)

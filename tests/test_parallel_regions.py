@@ -36,8 +36,10 @@ def _workload():
                          random_state=0).fit(X, np.arange(600) % 3)
     w = np.zeros(3)
     # every rule's step kernel is one template (fastgd.kernels.rule) with serial pieces
-    # bound into it, and only code compiled parallel grows hidden regions: one rule is enough
+    # bound into it, and only code compiled parallel grows hidden regions: one rule is
+    # enough, and one with a reduction stage (its branch is compiled only for such rules)
     fastgd.Adam(w, clip_norm=1.0, clip_value=1.0, skip_nonfinite=True).step(np.ones(3))
+    fastgd.Prodigy(np.zeros(3)).step(np.ones(3))
     fastgd.numerical_gradient(_square, np.ones(3))
     fastgd.losses.multi_squared_error(np.zeros(12), X, np.zeros((600, 2)))
 
@@ -82,8 +84,11 @@ def test_parallel_loops_are_the_pranges():
         loops = len(getattr(diagnostics, "initial_parfors", ()))  # none found: no attribute
         pranges = inspect.getsource(kernel.py_func).count("prange(")
         flags = kernel.py_func.__globals__
+        sums = bool(flags.get("N_SUMS"))  # a rule with a reduction stage: its prange too
         if "PARALLEL_GRAD" in flags:  # an epoch compiled for some of its parallel paths
-            pranges = int(flags["PARALLEL_GRAD"]) + int(flags["PARALLEL_UPDATE"])
+            pranges = int(flags["PARALLEL_GRAD"]) + int(flags["PARALLEL_UPDATE"]) * (1 + sums)
+        elif "N_SUMS" in flags and not sums:  # the reduction's prange: pruned (N_SUMS = 0)
+            pranges -= 1
         if loops != pranges:
             wrong.append(f"{kernel.py_func.__qualname__}: {loops} parallel loops, "
                          f"{pranges} prange")

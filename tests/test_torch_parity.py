@@ -1,17 +1,39 @@
-"""Trajectories match torch.optim with the same hyperparameters (optional: needs torch)."""
+"""Trajectories match torch.optim, or the reference package of a rule torch.optim does not
+have, with the same hyperparameters (optional: needs torch, and the package)."""
 
 import numpy as np
 import pytest
+
+import fastgd
 
 from .registry import CASES
 
 torch = pytest.importorskip("torch")
 
-TORCH_CASES = [c for c in CASES if c.rule.torch is not None]
+#: rule name -> (module, class name) of the package with the same semantics, for the
+#: rules without a ``torch.optim`` class (``Rule.torch``)
+PACKAGES = {
+    "lion": ("lion_pytorch", "Lion"),
+    "sgdschedulefree": ("schedulefree", "SGDScheduleFreeReference"),
+    "adamwschedulefree": ("schedulefree", "AdamWScheduleFreeReference"),
+    "prodigy": ("prodigyopt", "Prodigy"),
+}
+
+PARITY_CASES = [c for c in CASES if c.rule.torch is not None or c.name in PACKAGES]
+
+
+def _reference_optimizer(case, param):
+    if case.rule.torch is not None:
+        return getattr(torch.optim, case.rule.torch)([param], **case.kwargs)
+    module, name = PACKAGES[case.name]
+    opt = getattr(pytest.importorskip(module), name)([param], **case.kwargs)
+    if hasattr(opt, "train"):  # schedulefree's: steps only in train mode
+        opt.train()
+    return opt
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("case", TORCH_CASES, ids=[c.id for c in TORCH_CASES])
+@pytest.mark.parametrize("case", PARITY_CASES, ids=[c.id for c in PARITY_CASES])
 def test_matches_torch(case, dtype):
     rng = np.random.default_rng(7)
     n = 64
@@ -21,7 +43,7 @@ def test_matches_torch(case, dtype):
     x = theta0.copy()
     opt = case.cls(x, **case.kwargs)
     tp = torch.nn.Parameter(torch.from_numpy(theta0.copy()))
-    topt = getattr(torch.optim, case.rule.torch)([tp], **case.kwargs)
+    topt = _reference_optimizer(case, tp)
     for g in grads:
         opt.step(g)
         tp.grad = torch.from_numpy(g.copy())
@@ -36,3 +58,8 @@ def test_matches_torch(case, dtype):
     for name, value in opt.state.items():
         if isinstance(value, np.ndarray) and value.size and name in tstate:
             np.testing.assert_allclose(value, tstate[name].numpy(), **tol, err_msg=name)
+
+
+def test_package_rules_are_fastgd_rules_without_a_torch_class():
+    for name in PACKAGES:
+        assert name in fastgd.OPTIMIZERS and fastgd.OPTIMIZERS[name].rule.torch is None

@@ -227,7 +227,7 @@ class DataParallel(BaseEstimator):
         est.__dict__.update(_optimizer=optimizer, _rng=rng, n_iter_=0, t_=0, loss_curve_=[],
                             _params=params, validation_scores_=None, best_validation_score_=None,
                             best_loss_=np.inf, x_mean_=None, x_scale_=None)
-        est._store_params(optimizer.params)
+        est._store_params(optimizer.eval_params())
         shipped = clone(est)  # what the hooks on the workers read: settings, features, classes
         shipped.n_features_in_ = est.n_features_in_
         if prepared.classes is not None:
@@ -319,7 +319,7 @@ class DataParallel(BaseEstimator):
             est.t_ = opt.step_count
             est.loss_curve_.append(outcome.loss)
             est.best_loss_ = min(est.best_loss_, outcome.loss)
-            est._store_params(opt.params)
+            est._store_params(opt.eval_params())
 
         loop = EpochLoop("DataParallel", rounds, params["tol"], params["n_iter_no_change"],
                          opt.lr, est.lr, self.verbose, self.callback, unit="round", stacklevel=5)

@@ -19,7 +19,8 @@ copies shuffled or streamed rows into contiguous blocks first):
    threads.
 2. The update, from the :class:`~fastgd.engine.step.Update` record:
    :func:`fastgd.engine.step.prepare_grad` (guard, clipping), the learning
-   rate ``schedule_value(spec, t)``, the rule's ``constants``, then its
+   rate ``schedule_value(spec, t)``, the rule's ``constants``, its
+   reduction stage if it has one (``reduce`` per chunk, ``combine``), then its
    element-wise ``loop``, over ``CHUNK``-sized views under ``prange`` on
    the parallel path when the parameter vector is larger than
    ``PARALLEL_THRESHOLD``.
@@ -44,6 +45,7 @@ from .._numba import CHUNK, PARALLEL_THRESHOLD, jit, n_chunks, views
 from .._specialize import specialize
 from ..losses._rows import MAX_PARTS, merge_parts, part_function, row_partition, scale, store, \
     work_per_row
+from ..kernels.rule import pieces
 from ..schedules import schedule_value
 from .step import prepare_grad
 
@@ -96,6 +98,16 @@ def _epoch(w, data, hyper, update, batch_size, t):
         lr = schedule_value(spec, t)
         t += 1
         k = constants(w, t, lr, h, sc)  # noqa: F821
+        if N_SUMS > 0:  # noqa: F821 (the rule's reduction stage: fastgd.kernels.rule)
+            if PARALLEL_UPDATE and size > PARALLEL_THRESHOLD:  # noqa: F821
+                partial = np.empty((n_chunks(size), N_SUMS))  # noqa: F821
+                for c in prange(n_chunks(size)):
+                    lo = c * CHUNK
+                    hi = min(size, lo + CHUNK)
+                    reduce(w[lo:hi], grad[lo:hi], views(s, lo, hi), k, partial[c])  # noqa: F821
+            else:
+                partial = reduce_serial(w, grad, s, k)  # noqa: F821
+            k = combine(w, k, partial, sc)  # noqa: F821
         if PARALLEL_UPDATE and size > PARALLEL_THRESHOLD:  # noqa: F821
             for c in prange(n_chunks(size)):
                 lo = c * CHUNK
@@ -125,7 +137,7 @@ def make_epoch(rows, penalty, rule, parallel_grad=False, parallel_update=False):
         own = getattr(rows, "work_per_row", None)
         kernel = specialize(
             _epoch, parallel=parallel_grad or parallel_update, part=part_function(rows),
-            penalty=penalty, constants=rule.constants, loop=rule.loop,
+            penalty=penalty, **pieces(rule),
             work_per_row=work_per_row if own is None else own,
             PARALLEL_GRAD=bool(parallel_grad), PARALLEL_UPDATE=bool(parallel_update))
         _CACHE[key] = (rows, penalty, kernel)  # keeps rows and penalty alive: ids stay unique

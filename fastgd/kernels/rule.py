@@ -12,7 +12,7 @@ A rule is two serial jitted functions with one shared signature:
 ``constants(w, t, lr, h, sc) -> k``
     the scalars of step ``t`` (1 for the first step) at learning rate ``lr``:
     ``h`` is the tuple of hyperparameter values in the record's order
-    (``betas`` counts as two), ``sc`` the float64 array of scalar state
+    (a pair such as ``betas`` counts as two), ``sc`` the float64 array of scalar state
     (updated in place: NAdam's momentum product, ASGD's rates), ``w`` the
     parameters, for their dtype. Returns ``k``, a tuple of constants in
     ``w``'s dtype (float32 stays float32) for the loop.
@@ -21,6 +21,23 @@ A rule is two serial jitted functions with one shared signature:
     ``s`` is the tuple of state arrays in the record's order. It runs over
     whole arrays or over views of one chunk of them, so it may not look at
     neighbours.
+
+A rule that needs sums over the whole vector (Prodigy's dot product and
+norm) adds a reduction stage before the loop, two more serial pieces:
+
+``reduce(w, g, s, k, out)``
+    the first pass over one chunk: it may update state arrays element by
+    element, and writes its ``n_sums`` partial sums into the float64 row
+    ``out``.
+``combine(w, k, partial, sc) -> k``
+    the constants of the loop (the same tuple type as ``k``, with the values
+    the sums determine filled in) from ``partial``, the chunks' rows, which
+    it sums in chunk order; it may update ``sc``.
+
+The reduction always cuts the vector into the same ``CHUNK``-sized pieces,
+serial or parallel, so the sums, and every bit of the step, are the same
+whatever the thread count and on every path (optimizer, fused epoch,
+minimize).
 
 The parallel step around them is written once (:func:`step_kernel`): below
 ``fastgd._numba.PARALLEL_THRESHOLD`` elements one serial call, above it a
@@ -36,6 +53,7 @@ array until then.
 
 import inspect
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,7 +63,7 @@ from .._numba import CHUNK, PARALLEL_THRESHOLD, jit, n_chunks, views
 from .._specialize import specialize
 from .._validation import check_betas, check_bool, check_real
 
-KINDS = ("real", "bool", "betas")
+KINDS = ("real", "bool", "betas", "pair")
 
 
 @dataclass(frozen=True)
@@ -53,7 +71,10 @@ class Param:
     """A hyperparameter: its name, default and valid values.
 
     ``kind``: "real" (a finite number in [low, high], ends open as asked),
-    "bool", or "betas" (a pair, each in [0, 1); two entries of ``h``).
+    "bool", "betas" (a pair, each in [0, 1); two entries of ``h``), or
+    "pair" (two finite numbers, two entries of ``h``: ``low``, ``high``,
+    ``low_open`` and ``high_open`` are then pairs too, one per element, as
+    Rprop's ``etas`` = (eta_minus in (0, 1), eta_plus in (1, inf))).
     """
 
     name: str
@@ -74,20 +95,49 @@ class Param:
             return check_bool(self.name, value)
         if self.kind == "betas":
             return check_betas(self.name, value)
+        if self.kind == "pair":
+            return self._check_pair(value)
         return check_real(self.name, value, low=self.low, high=self.high,
                           low_open=self.low_open, high_open=self.high_open)
 
     def encode(self, value):
         """The entries of ``h`` for a checked value."""
-        return tuple(value) if self.kind == "betas" else (value,)
+        return tuple(value) if self.kind in ("betas", "pair") else (value,)
+
+    def _bound(self, i):
+        """(low, high, low_open, high_open) of element ``i`` of a "pair"."""
+        return tuple(b[i] if isinstance(b, tuple) else b
+                     for b in (self.low, self.high, self.low_open, self.high_open))
+
+    def _check_pair(self, value):
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+            raise TypeError(f"{self.name} must be a pair of real numbers, got {value!r}")
+        out = []
+        for i, v in enumerate(value):
+            low, high, low_open, high_open = self._bound(i)
+            out.append(check_real(f"{self.name}[{i}]", v, low=low, high=high,
+                                  low_open=low_open, high_open=high_open))
+        return tuple(out)
 
     def bad_values(self):
-        """(value, exception, message fragment) that :meth:`check` must refuse (for tests)."""
+        """(value, exception, message regex) that :meth:`check` must refuse (for tests)."""
         if self.kind == "bool":
             return [(1, TypeError, self.name), ("yes", TypeError, self.name)]
         if self.kind == "betas":
             return [((1.0, 0.999), ValueError, "index 0"), ((0.9, -0.1), ValueError, "index 1"),
                     (0.9, TypeError, self.name)]
+        if self.kind == "pair":
+            bad = [(1.0, TypeError, self.name), (("x", 1.0), TypeError, re.escape(f"{self.name}[0]"))]
+            for i in range(2):
+                low, high, low_open, high_open = self._bound(i)
+                for v in (math.nan,
+                          None if low is None else (low if low_open else low - 1.0),
+                          None if high is None else (high if high_open else high + 1.0)):
+                    if v is not None:
+                        pair = list(self.default)
+                        pair[i] = v
+                        bad.append((tuple(pair), ValueError, re.escape(f"{self.name}[{i}]")))
+            return bad
         bad = [("x", TypeError, self.name), (math.nan, ValueError, self.name)]
         if self.low is not None:
             bad.append((self.low if self.low_open else self.low - 1.0, ValueError, self.name))
@@ -125,9 +175,10 @@ class State:
 
 @dataclass(frozen=True)
 class Scalar:
-    """A float of state (in ``sc``): its name, its starting value (a number or
-    ``"lr"``: the starting learning rate) and its valid range (``low_open``:
-    low itself is not valid)."""
+    """A float of state (in ``sc``): its name, its starting value (a number,
+    ``"lr"``: the starting learning rate, or the name of a hyperparameter:
+    Prodigy's ``d0``) and its valid range (``low_open``: low itself is not
+    valid)."""
 
     name: str
     init: object = 0.0
@@ -157,7 +208,14 @@ class Rule:
     :mod:`fastgd.models.auto`): ``"curvature"`` (1/L from the loss's
     curvature bound, for the rules whose step is lr times the gradient) or
     a number, the rate on standardized features for a target of unit scale
-    (None: the default ``lr``).
+    (None: the default ``lr`` as it is, for the rules that find their own
+    scale: Adadelta, Prodigy, Adafactor, SGDScheduleFree);
+    ``eval_point``: the name of the state array that holds
+    the point to evaluate the model at, when it is not ``params`` (where
+    the gradient is taken): schedule-free's average ``x``
+    (``Optimizer.eval_params``, what the estimators predict with);
+    ``reduce``, ``combine``, ``n_sums``: the reduction stage of a rule
+    that needs sums over the whole vector (see the module docstring).
     """
 
     name: str
@@ -176,6 +234,10 @@ class Rule:
     torch: str = None
     extras: dict = field(default_factory=dict)
     auto_lr: object = None
+    eval_point: str = None
+    reduce: object = None
+    combine: object = None
+    n_sums: int = 0
 
     # -- hyperparameters ----------------------------------------------------------------
 
@@ -237,8 +299,14 @@ class Rule:
         out = {s.name: params[:0].copy() for s in self.state}
         self.arrays(out, params, hyper)  # allocates those needed now
         for c in self.scalars:
-            out[c.name] = float(lr) if c.init == "lr" else float(c.init)
+            out[c.name] = self._scalar_start(c, hyper, lr)
         return out
+
+    @staticmethod
+    def _scalar_start(c, hyper, lr):
+        if c.init == "lr":
+            return float(lr)
+        return float(hyper[c.init]) if isinstance(c.init, str) else float(c.init)
 
     def arrays(self, state, params, hyper):
         """The tuple ``s`` of state arrays for the kernels; allocates those ``hyper``
@@ -250,7 +318,7 @@ class Rule:
                 arr = state[s.name] = np.full_like(params, self._start(s, hyper))
                 if s.resets is not None:
                     c = next(c for c in self.scalars if c.name == s.resets)
-                    state[c.name] = float(c.init)
+                    state[c.name] = self._scalar_start(c, hyper, hyper.get("lr"))
             out.append(arr)
         return tuple(out)
 
@@ -283,14 +351,44 @@ class Rule:
 _COMPILED = {}
 
 
+def pieces(rule):
+    """The bindings of the templates that run a rule's step (this module's, the fused
+    epoch's): its pieces, with no-op reduction pieces and ``N_SUMS = 0`` (a frozen
+    constant: the reduction is not compiled) for an element-wise rule."""
+    reduce = rule.reduce or _no_reduce
+    return dict(constants=rule.constants, loop=rule.loop, reduce=reduce,
+                combine=rule.combine or _no_combine, N_SUMS=int(rule.n_sums),
+                reduce_serial=specialize(_reduce_serial, reduce=reduce, N_SUMS=int(rule.n_sums)))
+
+
+@jit
+def chunk_sum(partial, j):
+    """Sum j of the reduction stage: column j of the chunks' rows, added in chunk order
+    (the same bits whatever the thread count); for a rule's ``combine``."""
+    total = 0.0
+    for c in range(partial.shape[0]):
+        total += partial[c, j]
+    return total
+
+
+@jit
+def _no_reduce(w, g, s, k, out):
+    pass
+
+
+@jit
+def _no_combine(w, k, partial, sc):
+    return k
+
+
 def _compiled(rule, what):
     key = (rule.name, what)
     if key not in _COMPILED:
         if what == "step":
-            kernel = specialize(_step, parallel=True, constants=rule.constants, loop=rule.loop)
+            kernel = specialize(_step, parallel=True, **pieces(rule))
             kernel.__doc__ = _step_doc(rule)
         else:
-            kernel = specialize(_apply, constants=rule.constants, loop=rule.loop)
+            kernel = specialize(_apply, **pieces(rule))
         _COMPILED[key] = kernel
     return _COMPILED[key]
 
@@ -298,6 +396,16 @@ def _compiled(rule, what):
 def _step(params, grad, s, sc, t, lr, h):
     n = params.size
     k = constants(params, t, lr, h, sc)  # noqa: F821 (bound by specialize)
+    if N_SUMS > 0:  # noqa: F821
+        if n <= PARALLEL_THRESHOLD:
+            partial = reduce_serial(params, grad, s, k)  # noqa: F821
+        else:  # (a prange must be in the parallel template itself, not in a callee)
+            partial = np.empty((n_chunks(n), N_SUMS))  # noqa: F821
+            for c in prange(n_chunks(n)):
+                lo = c * CHUNK
+                hi = min(n, lo + CHUNK)
+                reduce(params[lo:hi], grad[lo:hi], views(s, lo, hi), k, partial[c])  # noqa: F821
+        k = combine(params, k, partial, sc)  # noqa: F821
     if n <= PARALLEL_THRESHOLD:
         loop(params, grad, s, k)  # noqa: F821
     else:
@@ -309,7 +417,23 @@ def _step(params, grad, s, sc, t, lr, h):
 
 
 def _apply(w, g, s, sc, t, lr, h):
-    loop(w, g, s, constants(w, t, lr, h, sc))  # noqa: F821 (bound by specialize)
+    k = constants(w, t, lr, h, sc)  # noqa: F821 (bound by specialize)
+    if N_SUMS > 0:  # noqa: F821
+        k = combine(w, k, reduce_serial(w, g, s, k), sc)  # noqa: F821
+    loop(w, g, s, k)  # noqa: F821
+
+
+def _reduce_serial(w, g, s, k):
+    """The chunks' partial sums of the reduction stage, serially (the same chunks, and so
+    the same bits, as the ``prange`` over them in the parallel templates)."""
+    n = w.size
+    nc = n_chunks(n)
+    partial = np.empty((nc, N_SUMS))  # noqa: F821 (bound by specialize)
+    for c in range(nc):
+        lo = c * CHUNK
+        hi = min(n, lo + CHUNK)
+        reduce(w[lo:hi], g[lo:hi], views(s, lo, hi), k, partial[c])  # noqa: F821
+    return partial
 
 
 def _step_doc(rule):

@@ -337,9 +337,11 @@ class _Problem:
     def _choose_lr(self, x, g):
         """Set ``lr="auto"``'s rate (see minimize's doc); returns the gradients it took."""
         rule = self.rule.rule
-        spec = rule.auto_lr if rule.auto_lr is not None else rule.lr
+        spec = rule.auto_lr
         used = 0
-        if spec == "curvature":
+        if spec is None:             # a rule that finds its own scale: its default rate
+            lr = rule.lr
+        elif spec == "curvature":
             lam, used = curvature_at(self._gradient, x, g)
             momentum = float(self.options.get("momentum", 0.0))
             lr = (1.0 - momentum) / lam if lam > 0 else rule.lr

@@ -37,7 +37,9 @@ problem diverges or crawls on the next. ``lr="auto"`` removes both:
    * a number (Adam and the other adaptive rules, whose step is about lr in
      every coordinate whatever the gradient's scale): that rate, times the
      target's standard deviation for a regressor (the coefficients on
-     standardized features are of that size), 1 for a classifier.
+     standardized features are of that size), 1 for a classifier;
+   * None (Adadelta, Prodigy, Adafactor, SGDScheduleFree: rules that find
+     their own scale): the rule's default rate.
 """
 
 import numpy as np

@@ -586,8 +586,10 @@ class GDEstimator(BaseEstimator):
         mu, s = auto.statistics(X, fits_b)
         loss = self._auto_loss(n_outputs)
         rule = OPTIMIZERS[params["optimizer"]].rule
-        spec = rule.auto_lr if rule.auto_lr is not None else rule.lr
-        if spec == "curvature":
+        spec = rule.auto_lr
+        if spec is None:           # a rule that finds its own scale: its default rate
+            lr = rule.lr
+        elif spec == "curvature":
             momentum = float(params["optimizer_params"].get(
                 "momentum", rule.defaults().get("momentum", 0.0)))
             lr = None
@@ -606,8 +608,9 @@ class GDEstimator(BaseEstimator):
 
     def _model_vector(self):
         """The vector the model predicts with, in the coordinates it trains in: the
-        optimizer's parameters (a linear model's averaged iterate with ``average``)."""
-        return self._optimizer.params
+        optimizer's evaluation point (``eval_params``: its parameters, or schedule-free's
+        average x), or a linear model's averaged iterate with ``average``."""
+        return self._optimizer.eval_params()
 
     def _data_params(self):
         """The model's vector (``_model_vector``) in the data's units (a copy after

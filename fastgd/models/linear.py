@@ -39,7 +39,7 @@ class LinearModel(GDEstimator):
         opt = self._optimizer
         if _averaging(opt) and opt.state["n_averaged"] > 0:
             return opt.state["average"]     # predict and coef_ use the averaged iterate
-        return opt.params
+        return super()._model_vector()
 
     def _store_params(self, w):
         k = self._n_outputs()

@@ -173,6 +173,15 @@ class Optimizer:
             return lr(self.step_count)
         return lr
 
+    def eval_params(self):
+        """The point to evaluate the model at: ``params``, or for a rule that keeps it
+        apart (``Rule.eval_point``: schedule-free's average x) that state array once a
+        step was made. The array itself, not a copy: copy it to keep it."""
+        name = self.rule.eval_point
+        if name is None or self.step_count == 0:
+            return self.params
+        return self._state[name]
+
     def step(self, grad):
         """Update ``params`` in place from ``grad``; return False if the guard skipped it."""
         params = self.params

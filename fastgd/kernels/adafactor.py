@@ -1,0 +1,113 @@
+"""Adafactor (vector form): a second moment with a decaying beta2, steps relative to |theta|."""
+
+import math
+
+import numpy as np
+
+from .._numba import cast_like, jit
+from .rule import Param, Rule, State, chunk_sum
+
+P_SQ, U_SQ = 0, 1  # the sums of the reduction stage: |theta|^2, |u|^2
+
+
+@jit(inline="always")
+def _update(gi, v, eps1_sq):
+    """u = g / sqrt(max(v, eps1**2))."""
+    return gi / np.sqrt(max(v, eps1_sq))
+
+
+@jit
+def adafactor_constants(w, t, lr, h, sc):
+    beta2_decay, eps1, eps2, d, weight_decay = h
+    if eps1 == 0.0:  # torch's None: the dtype's machine epsilon
+        eps1 = float(np.finfo(w.dtype).eps)
+    rho = min(lr, 1.0 / math.sqrt(t))
+    return (cast_like(float(t) ** beta2_decay, w), cast_like(eps1 * eps1, w),
+            cast_like(1.0 - lr * weight_decay, w), eps2, d, rho,
+            cast_like(0.0, w), False)  # the step alpha / denom: filled in by adafactor_combine
+
+
+@jit
+def adafactor_reduce(w, g, s, k, out):
+    (variance,) = s
+    one_minus_beta2, eps1_sq = k[:2]
+    p_sq = 0.0
+    u_sq = 0.0
+    for i in range(w.size):
+        p = w[i]
+        gi = g[i]
+        v = variance[i] + (gi * gi - variance[i]) * one_minus_beta2  # torch's lerp
+        variance[i] = v
+        u = _update(gi, v, eps1_sq)
+        p_sq += p * p
+        u_sq += u * u
+    out[P_SQ] = p_sq
+    out[U_SQ] = u_sq
+
+
+@jit
+def adafactor_combine(w, k, partial, sc):
+    eps2, d, rho = k[3:6]
+    p_sq = chunk_sum(partial, P_SQ)
+    u_sq = chunk_sum(partial, U_SQ)
+    root_n = math.sqrt(w.size)
+    alpha = max(eps2, math.sqrt(p_sq) / root_n) * rho
+    denom = max(1.0, math.sqrt(u_sq) / (root_n * d))
+    return k[:6] + (cast_like(alpha / denom, w), True)
+
+
+@jit
+def adafactor_loop(w, g, s, k):
+    (variance,) = s
+    eps1_sq, decay = k[1:3]
+    step = k[6]
+    for i in range(w.size):
+        p = w[i]
+        if decay != 1:
+            p = p * decay
+        w[i] = p - step * _update(g[i], variance[i], eps1_sq)
+
+
+ADAFACTOR = Rule(
+    "adafactor", "Adafactor", lr=1e-2,
+    params=(Param("beta2_decay", -0.8, low=None, high=0.0),
+            Param("eps", (0.0, 1e-3), kind="pair", low=0.0),
+            Param("d", 1.0, low=1.0), Param("weight_decay", 0.0)),
+    state=(State("variance", nonnegative=True),),
+    constants=adafactor_constants, loop=adafactor_loop,
+    reduce=adafactor_reduce, combine=adafactor_combine, n_sums=2,
+    methods={"adafactor": {}},
+    examples=({"lr": 0.01}, {"lr": 0.05, "beta2_decay": -0.5, "eps": (1e-20, 1e-2),
+                             "d": 2.0, "weight_decay": 0.1}),
+    torch="Adafactor",
+    doc=r"""Adafactor (Shazeer & Stern, 2018, "Adafactor: Adaptive Learning Rates with
+    Sublinear Memory Cost", Algorithm 2 for a vector), as ``torch.optim.Adafactor``.
+
+    With t = 1 for the first step, n the number of parameters, (eps1, eps2) =
+    ``eps`` (eps1 = 0, the default, stands for torch's None: the dtype's
+    machine epsilon) and RMS(a) = |a|_2 / sqrt(n)::
+
+        rho_t    = min(lr, 1 / sqrt(t))
+        alpha_t  = max(eps2, RMS(theta_{t-1})) * rho_t       (steps relative to the scale of theta)
+        theta    = theta_{t-1} * (1 - lr * lambda)            (if weight_decay != 0)
+        v_t      = v_{t-1} + (g_t**2 - v_{t-1}) * t**beta2_decay      (variance; beta2_t = 1 - t**-0.8)
+        u_t      = g_t / sqrt(max(v_t, eps1**2))
+        theta_t  = theta - alpha_t / max(1, RMS(u_t) / d) * u_t      (update clipping at d)
+
+    The factored form (a row and a column second moment per weight matrix)
+    needs the matrices' shapes, which a flat vector does not carry: this is
+    the vector form, the one torch uses for 1-D parameters (its memory is
+    one state array). The two norms are the rule's reduction stage: summed
+    in float64 per ``CHUNK`` and added in chunk order, so a step has the
+    same bits whatever the thread count.
+
+    >>> import numpy as np, fastgd
+    >>> x = np.array([3.0, -2.0])
+    >>> opt = fastgd.Adafactor(x, lr=0.1)
+    >>> for _ in range(1000):
+    ...     _ = opt.step(2 * x)
+    >>> bool(np.abs(x).max() < 0.05)
+    True
+    """)
+
+adafactor_step = ADAFACTOR.step
