@@ -464,3 +464,12 @@ def test_no_warning_noise(healthy):
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         DataParallel(logistic(max_epochs=2)).fit(dask_rows(X, 100), dask_rows(y, 100))
+
+
+def test_sparse_chunks_are_refused_before_any_work():
+    import scipy.sparse as sp
+    from fastgd.dask._data import check_X
+    X = da.from_array(sp.random(100, 5, density=0.3, format="csr", random_state=0),
+                      chunks=(50, 5), asarray=False)
+    with pytest.raises(TypeError, match="scipy.sparse chunks"):
+        check_X(X)

@@ -50,6 +50,9 @@ def check_X(X, name="X"):
     if X.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_samples, n_features), got {X.ndim}-D with "
                          f"shape {X.shape}")
+    if hasattr(getattr(X, "_meta", None), "tocsr"):
+        raise TypeError(f"{name} has scipy.sparse chunks, which DataParallel does not take yet: "
+                        f"fit a sparse X on one machine (the estimators take scipy.sparse)")
     if X.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
     if X.shape[1] < 1:
