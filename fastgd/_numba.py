@@ -220,4 +220,10 @@ def _views_impl(arrays, lo, hi):
     if n == 4:
         return lambda arrays, lo, hi: (arrays[0][lo:hi], arrays[1][lo:hi], arrays[2][lo:hi],
                                        arrays[3][lo:hi])
-    raise TypeError(f"views: at most 4 arrays, got {n}")
+    if n == 5:
+        return lambda arrays, lo, hi: (arrays[0][lo:hi], arrays[1][lo:hi], arrays[2][lo:hi],
+                                       arrays[3][lo:hi], arrays[4][lo:hi])
+    if n == 6:
+        return lambda arrays, lo, hi: (arrays[0][lo:hi], arrays[1][lo:hi], arrays[2][lo:hi],
+                                       arrays[3][lo:hi], arrays[4][lo:hi], arrays[5][lo:hi])
+    raise TypeError(f"views: at most 6 arrays, got {n}")

@@ -48,7 +48,10 @@ def reference_average(X, y, optimizer, lr, batch_size, epochs, average, alpha):
     return avg[:d], avg[d:], count
 
 
-@pytest.mark.parametrize("optimizer", sorted(fastgd.OPTIMIZERS))
+_AVERAGEABLE = sorted(k for k, v in fastgd.OPTIMIZERS.items() if v.rule.eval_point is None)
+
+
+@pytest.mark.parametrize("optimizer", _AVERAGEABLE)
 @pytest.mark.parametrize("batch_size, average", [(1, True), (16, 100), (16, 1000), (7, 7)])
 def test_averaged_iterates_equal_the_numpy_reference(optimizer, batch_size, average):
     X, y = _data()
@@ -156,3 +159,12 @@ def test_sklearn_contract_with_averaging(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)
+
+
+@pytest.mark.parametrize("optimizer", ["sgdschedulefree", "adamwschedulefree"])
+def test_schedule_free_rules_refuse_average(optimizer):
+    X, y = _data()
+    model = fastgd.LinearRegression(optimizer=optimizer, average=True)
+    with pytest.raises(ValueError, match="schedule-free"):
+        model.fit(X, y)
+    assert not hasattr(model, "coef_")

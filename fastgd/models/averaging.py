@@ -56,6 +56,14 @@ def _loop(w, g, s, k):
             avg[i] = avg[i] + (w[i] - avg[i]) * mu
 
 
+def _reduce(w, g, s, k, out):
+    inner_reduce(w, g, s[:-1], k[0], out)  # noqa: F821 (bound by specialize)
+
+
+def _combine(w, k, partial, sc):
+    return inner_combine(w, k[0], partial, sc), k[1]  # noqa: F821 (bound by specialize)
+
+
 _RULES = {}
 
 
@@ -66,6 +74,10 @@ def averaged_rule(rule):
         constants = specialize(_constants, inner_constants=rule.constants,
                                N_AVERAGED=n_averaged)
         loop = specialize(_loop, inner_loop=rule.loop)
+        stage = {}
+        if rule.reduce is not None:   # the reduction stage sees the wrapped rule's state
+            stage = dict(reduce=specialize(_reduce, inner_reduce=rule.reduce),
+                         combine=specialize(_combine, inner_combine=rule.combine))
         _RULES[rule.name] = replace(
             rule, name=f"{rule.name}_averaged", class_name=f"Averaged{rule.class_name}",
             params=rule.params + (Param("average_start", 1.0, low=1.0),),
@@ -73,6 +85,7 @@ def averaged_rule(rule):
             scalars=rule.scalars + (Scalar("n_averaged", 0.0, low=0.0),
                                     Scalar("samples_seen", 0.0, low=0.0)),
             constants=constants, loop=loop, methods={}, torch=None, extras=dict(rule.extras),
+            **stage,
             doc=rule.doc + "\n\n    With Polyak-Ruppert averaging of the iterates "
                            "(``state['average']``; see :mod:`fastgd.models.averaging`).")
     return _RULES[rule.name]

@@ -12,6 +12,7 @@ from .._validation import check_bool, check_real
 from .averaging import averaged_optimizer_class, check_average, start_step
 from ..losses import LOSSES, poisson_deviance
 from ..engine.sparse import SPARSE_UPDATES
+from ..optim import OPTIMIZERS
 from .base import GDEstimator
 from .class_weight import ClassWeightMixin, check_class_weight
 from .labels import distinct_labels
@@ -56,7 +57,12 @@ class LinearModel(GDEstimator):
         if self.sparse_updates not in SPARSE_UPDATES:
             raise ValueError(f"sparse_updates must be one of {list(SPARSE_UPDATES)}, got "
                              f"{self.sparse_updates!r}")
-        check_average(self.average)
+        if check_average(self.average) and isinstance(self.optimizer, str):
+            rule = OPTIMIZERS.get(self.optimizer.lower())
+            if rule is not None and rule.rule.eval_point is not None:
+                raise ValueError(f"average={self.average!r} with optimizer={self.optimizer!r}: a "
+                                 f"schedule-free rule averages its iterates itself (it predicts "
+                                 f"at its average x); set average=False")
 
     def _layout_changes(self):
         k, d = self._n_outputs(), self.n_features_in_
