@@ -279,3 +279,15 @@ def test_fit_many_takes_auto_among_the_rates():
     np.testing.assert_array_equal(models[0].coef_, alone.coef_)
     np.testing.assert_array_equal(models[0].x_scale_, alone.x_scale_)
     assert models[1].x_scale_ is None
+
+
+@pytest.mark.parametrize("optimizer", ["adadelta", "prodigy", "adafactor", "sgdschedulefree",
+                                       "lion", "rprop"])
+def test_the_newer_rules_take_auto(optimizer):
+    # rules that find their own scale keep their default rate; the others take their record's
+    rule = fastgd.OPTIMIZERS[optimizer].rule
+    X, y = load_breast_cancer(return_X_y=True)
+    model = fastgd.LogisticRegression(lr="auto", optimizer=optimizer, max_epochs=50,
+                                      random_state=0).fit(X, y)
+    assert model.optimizer_.lr == (rule.lr if rule.auto_lr is None else rule.auto_lr)
+    assert model.score(X, y) >= 0.96
