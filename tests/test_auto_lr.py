@@ -251,7 +251,7 @@ def test_minimize_auto_with_a_numerical_gradient():
 
 
 def test_minimize_refuses_bad_lr_strings_and_auto_with_a_line_search():
-    with pytest.raises(ValueError, match="lr must be"):
+    with pytest.raises(TypeError, match="lr must be"):
         fastgd.minimize(_quadratic(), np.ones(50), jac=True, lr="fast")
     with pytest.raises(ValueError, match="line_search"):
         fastgd.minimize(_quadratic(), np.ones(50), jac=True, method="gd", lr="auto",

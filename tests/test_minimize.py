@@ -325,7 +325,9 @@ def test_public_names():
     assert fastgd.OptimizeResult is OptimizeResult
     assert set(fastgd.minimizer.METHODS) == {"gd", "momentum", "nesterov", "adagrad", "rmsprop",
                                              "adam", "adamw", "amsgrad", "adamax", "nadam",
-                                             "radam", "asgd"}
+                                             "radam", "asgd", "adadelta", "rprop", "lion",
+                                             "sgd_schedulefree", "adamw_schedulefree",
+                                             "prodigy", "lamb", "adafactor"}
 
 
 # -- bad input ----------------------------------------------------------------------

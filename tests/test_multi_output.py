@@ -45,7 +45,10 @@ def _assert_same_as_separate(joint, models, tol):
         np.testing.assert_allclose(joint.intercept_[j], m.intercept_[0], rtol=tol, atol=tol)
 
 
-@pytest.mark.parametrize("optimizer", sorted(fastgd.OPTIMIZERS))
+# the targets' parameters are independent only for element-wise rules (not for Prodigy, LAMB
+# or Adafactor, whose steps take sums over the whole vector)
+@pytest.mark.parametrize("optimizer", sorted(k for k, v in fastgd.OPTIMIZERS.items()
+                                             if v.rule.reduce is None))
 @pytest.mark.parametrize("batch_size", [None, 1, 32])
 def test_linear_targets_fitted_together_equal_separate_fits(optimizer, batch_size):
     X, Y = _data()

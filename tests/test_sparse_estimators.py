@@ -302,7 +302,10 @@ def test_saved_model_predicts_sparse(tmp_path):
     np.testing.assert_array_equal(loaded.coef_, a.coef_)
 
 
-@pytest.mark.parametrize("name", sorted(fastgd.OPTIMIZERS))
+_ELEMENTWISE = sorted(k for k, v in fastgd.OPTIMIZERS.items() if v.rule.reduce is None)
+
+
+@pytest.mark.parametrize("name", _ELEMENTWISE)
 def test_lazy_runs_every_rule(name):
     # SparseAdam semantics for any rule: only the batch's coordinates and their state change
     X, y, _ = problem()
@@ -317,3 +320,12 @@ def test_lazy_runs_every_rule(name):
     for value in model.optimizer_.state.values():
         if isinstance(value, np.ndarray) and value.size == model.optimizer_.params.size:
             assert np.all(value[untouched] == value[untouched][0]) or untouched.size == 0
+
+
+@pytest.mark.parametrize("name", sorted(set(fastgd.OPTIMIZERS) - set(_ELEMENTWISE)))
+def test_lazy_rules_with_sums_over_the_whole_vector_run_dense(name):
+    X, y, _ = problem()
+    kw = dict(optimizer=name, batch_size=8, max_epochs=1, tol=None, shuffle=False, lr=0.01)
+    lazy = fastgd.LogisticRegression(sparse_updates="lazy", **kw).fit(X, y)
+    dense = fastgd.LogisticRegression(sparse_updates="dense", **kw).fit(X, y)
+    np.testing.assert_array_equal(lazy.coef_, dense.coef_)

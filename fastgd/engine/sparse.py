@@ -454,13 +454,17 @@ def choose_mode(requested, optimizer, hyper, penalty, one_output=False):
     "auto": SCALED where it is exact (plain SGD without momentum, no L1, no
     clipping, the linear models' penalty), else DENSE. "lazy": SCALED where
     exact, and for plain SGD with L1 on a one-output model (the cumulative
-    L1 penalty of :func:`direct_sgd_step`), else LAZY. "dense": DENSE.
+    L1 penalty of :func:`direct_sgd_step`), else LAZY; a rule with a
+    reduction stage (sums over the whole vector) is always DENSE. "dense":
+    DENSE.
     """
     if requested not in SPARSE_UPDATES:
         raise ValueError(f"sparse_updates must be one of {SPARSE_UPDATES}, got {requested!r}")
     if requested == "dense" or penalty is not linear_penalty:
         return DENSE
     opt = optimizer
+    if opt.rule.reduce is not None:   # sums over the whole vector (Prodigy, LAMB, Adafactor):
+        return DENSE                  # no lazy form
     hp = opt._hyper
     plain = (opt.rule.name == "sgd" and float(hp.get("momentum", 0.0)) == 0.0
              and not hp.get("clip_norm") and not hp.get("clip_value"))

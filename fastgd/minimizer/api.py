@@ -211,7 +211,7 @@ class _Problem:
         self.line_search = check_bool("line_search", line_search)
         self.auto = isinstance(lr, str) and lr == "auto"
         if isinstance(lr, str) and not self.auto:
-            raise ValueError(f"lr must be a number, a Schedule, 'auto' or None, got {lr!r}")
+            raise TypeError(f"lr must be a real number, a Schedule, 'auto' or None, got {lr!r}")
         if self.auto and self.line_search:
             raise ValueError("lr='auto' and line_search=True both choose the step: pass one")
         if self.auto:

@@ -126,6 +126,8 @@ _SPARSE_DOC = """sparse_updates : {"auto", "dense", "lazy"}, default "auto"
         penalty, not exact), else the rule on the batch's columns and the
         intercepts only, with their state (torch ``SparseAdam`` semantics:
         not the dense rule; L1 then shrinks only touched coefficients).
+        Prodigy, LAMB and Adafactor (sums over the whole vector) always run
+        "dense".
     """
 
 _COMMON_DOC = (GDEstimator.__doc__.split("Common parameters")[1].split("Interrupts:")[0]
