@@ -73,10 +73,10 @@ def test_the_curvature_rate_of_batch_gradient_descent_is_one_over_lambda_max():
     Z = np.hstack([(X - mu) / s, np.ones((X.shape[0], 1))])
     lam = np.linalg.eigvalsh(Z.T @ Z / X.shape[0])[-1]
     assert rate == pytest.approx(1.0 / lam, rel=1e-6)
-    # stochastic: 1 / max ||z_i||^2; logistic: 4x the squared loss's; momentum: (1 - beta)
+    # stochastic: 1 / (2 max ||z_i||^2); logistic: 4x the squared loss's; momentum: (1 - beta)
     one = auto.curvature_rate(X, None, mu, s, "squared_error", True, 1, 0.0, 0.0,
                               np.random.default_rng(0))
-    assert one == pytest.approx(1.0 / np.max(np.sum(Z * Z, axis=1)), rel=1e-12)
+    assert one == pytest.approx(0.5 / np.max(np.sum(Z * Z, axis=1)), rel=1e-12)
     logistic = auto.curvature_rate(X, None, mu, s, "logistic", True, None, 0.0, 0.9,
                                    np.random.default_rng(0))
     assert logistic == pytest.approx(0.1 * 4.0 / lam, rel=1e-6)

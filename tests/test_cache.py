@@ -54,15 +54,22 @@ def test_import_loads_no_numba_and_compiles_nothing(tmp_path):
     assert out.split() == ["False", "False"]
 
 
+# every step kernel is one template with a rule's serial pieces bound in: a process per
+# kind of rule (plain, the Adam family with the AdamW-after-Adam case that once segfaulted, a
+# reduction stage, an evaluation point, sign rules compiled without fused multiply-adds)
+CACHE_RULES = [r for r in ("sgd", "adam", "adamw", "rmsprop", "prodigy", "adamwschedulefree",
+                           "lion") if r in RULES]
+
+
 @pytest.mark.slow
 def test_every_optimizer_loads_from_cache(tmp_path):
     # One process per rule writes the cache, each loading what the ones before
     # it wrote; then one process per rule loads its kernels back, each as the
     # first parallel code of its process (the case that exposed the
     # nested-parallel segfault: AdamW loaded back after Adam had been cached).
-    for rule in RULES:
+    for rule in CACHE_RULES:
         assert run_fresh(STEP_RULES, tmp_path, rule).strip() == "ok"
     assert any(tmp_path.rglob("*.nbc")), "nothing was cached"
-    for rule in RULES:
+    for rule in CACHE_RULES:
         assert run_fresh(STEP_RULES, tmp_path, rule).strip() == "ok"
     assert run_fresh(CLIPPED_STEP, tmp_path).strip() == "ok"

@@ -21,7 +21,7 @@ fastgd's :class:`~fastgd.LinearRegression` in three experiments:
 3. **Finding the learning rate.** The range test (:func:`fastgd.lr_find`)
    for mini-batch gradient descent and Adam, and a fit that starts at each
    suggested rate and anneals it, against the rates picked by hand for
-   experiment 1.
+   experiment 1 and against ``lr="auto"``, which needs neither.
 
 The data are float32 (fastgd trains float32 as float32). The losses in the
 tables and the plot are the full training objective ``0.5 * mean(r^2)``
@@ -109,6 +109,7 @@ class Run:
     steep: list = field(default_factory=list)          # coef_[0] (the steep direction) per epoch
     diverged_epoch: int = 0                            # > 0: DivergenceError in this epoch
     error: str = ""
+    lr_used: float = float("nan")                      # the optimizer's rate (lr="auto"'s choice)
 
     @property
     def epochs(self):
@@ -170,6 +171,8 @@ def fit_tracked(problem, label, *, batch_size, optimizer, lr, epochs, stop_below
     except fastgd.DivergenceError as exc:
         run.diverged_epoch = run.epochs + 1
         run.error = str(exc)
+    if hasattr(model, "_optimizer") and isinstance(model.optimizer_.lr, float):
+        run.lr_used = model.optimizer_.lr
     if len(steps) > 1:
         dots = [float(a @ b) for a, b in zip(steps[:-1], steps[1:])]
         run.reversals = sum(dot < 0 for dot in dots) / len(dots)
@@ -326,7 +329,9 @@ def find_rates(problem, epochs):
                           lr=schedules.CosineAnnealing(found.suggestion, t_max=steps),
                           epochs=epochs)
         say(f"; fitted {run.epochs} epochs")
-        out.append((label, hand, found, run))
+        auto = fit_tracked(problem, f"{label}, auto", batch_size=64, optimizer=optimizer,
+                           lr="auto", epochs=epochs)
+        out.append((label, hand, found, run, auto))
     return out
 
 
@@ -335,7 +340,7 @@ def found_lessons(problem, found, methods):
     target = problem.best_loss * (1 + TARGET)
     by = {r.label: r for r in methods}
     lines = []
-    for label, hand, result, run in found:
+    for label, hand, result, run, auto in found:
         mine, theirs = run.epochs_to(target), by[label].epochs_to(target)
         reached = lambda k: "not within 1%" if k is None else f"within 1% after {k} epoch(s)"
         if mine is None or (theirs is not None and mine > theirs):
@@ -349,7 +354,10 @@ def found_lessons(problem, found, methods):
                      f"{reached(mine)}, final loss "
                      f"{(run.final_loss / problem.best_loss - 1) * 100:+.2f}% from the optimum; "
                      f"at the constant hand-picked lr = {hand:g}: {reached(theirs)}, "
-                     f"{(by[label].final_loss / problem.best_loss - 1) * 100:+.2f}%.")
+                     f"{(by[label].final_loss / problem.best_loss - 1) * 100:+.2f}%; with "
+                     f"lr=\"auto\" (no test, no tuning: lr = {auto.lr_used:.3g}): "
+                     f"{reached(auto.epochs_to(target))}, "
+                     f"{(auto.final_loss / problem.best_loss - 1) * 100:+.2f}%.")
     lines.append(f"  The test took {RANGE_STEPS} mini-batch steps ({RANGE_STEPS * 64 / problem.n:.2g} "
                  f"epochs' worth of rows); its rate is where the loss falls fast, and annealing it "
                  f"lowers the noise floor that a constant rate leaves. "
@@ -447,7 +455,7 @@ def run_demo(quick=False, plot=None, optimizers=False):
         say(f"  lr = {run.k:<4} / L  {verdict(problem, run)}")
 
     say(f"\n[3/3] Finding the learning rate: the range test (Smith 2017), then {epochs} epochs "
-        f"from its suggestion, annealed")
+        f"from its suggestion, annealed; and lr=\"auto\"")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         found = find_rates(problem, epochs)

@@ -20,8 +20,9 @@ problem diverges or crawls on the next. ``lr="auto"`` removes both:
 3. **The rate**, from the rule's record (``Rule.auto_lr``):
 
    * ``"curvature"`` (SGD, ASGD: the step is lr times the gradient): the
-     safe step 1/L_b of a mini-batch of b of n rows (Gower et al., "SGD:
-     General Analysis and Improved Rates", ICML 2019, Proposition 3.8)
+     step 1/(2 L_b) of Theorem 3.1 of Gower et al. ("SGD: General Analysis
+     and Improved Rates", ICML 2019), with the expected smoothness of a
+     mini-batch of b of n rows from their Proposition 3.8
 
          L_b = n (b - 1) / (b (n - 1)) L + (n - b) / (b (n - 1)) L_max,
 
@@ -32,7 +33,7 @@ problem diverges or crawls on the next. ``lr="auto"`` removes both:
      L2 penalty's curvature alpha (1 - l1_ratio) / min_j s_j^2; times (1 -
      momentum) with momentum, whose steps add up to 1 / (1 - momentum)
      of one. Batch gradient descent (b = n) gets 1/L, stochastic (b = 1)
-     1/L_max. A network has no such bound: there the rate is
+     1/(2 L_max). A network has no such bound: there the rate is
      ``MLP_SGD_STEP`` (1 - momentum).
    * a number (Adam and the other adaptive rules, whose step is about lr in
      every coordinate whatever the gradient's scale): that rate, times the
@@ -119,7 +120,10 @@ def curvature_rate(X, sw, mu, s, loss, fit_intercept, batch_size, l2, momentum, 
     else:
         lb = lmax
     L = c * lb + pen
-    return (1.0 - momentum) / L if L > 0 else 1.0
+    if not L > 0:
+        return 1.0
+    # batch gradient descent: the classical 1/L; a stochastic batch: Gower et al.'s 1/(2 L_b)
+    return (1.0 - momentum) / (L if b == n else 2.0 * L)
 
 
 def target_scale(y_enc, sw, regressor):
