@@ -509,3 +509,14 @@ def test_lr_auto_on_the_command_line(tmp_path, labelled_csv):
     with pytest.raises(SystemExit) as exc:       # argparse's usage error
         run_main(["fit", path, "--target", "label", "--model", "logistic", "--lr", "fast"])
     assert exc.value.code == 2
+
+
+def test_help_imports_neither_numba_nor_scikit_learn():
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c",
+                          "import sys\nfrom fastgd.cli.main import build_parser\n"
+                          "build_parser().format_help()\n"
+                          "print('numba' in sys.modules, 'sklearn' in sys.modules)"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False"]

@@ -15,3 +15,6 @@ class CLIError(Exception):
 def one_line(text):
     """``text`` on one line (newlines become '; ')."""
     return "; ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+#: --scale: what fit does to the features (fastgd.cli.scale); here so --help imports nothing
+SCALES = ("standard", "none")

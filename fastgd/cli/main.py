@@ -15,7 +15,7 @@ import os
 import sys
 
 from .data import FORMATS
-from .errors import MODELS, CLIError, one_line
+from .errors import MODELS, SCALES, CLIError, one_line
 
 EPILOG = """\
 examples:
@@ -249,7 +249,6 @@ def build_parser():
 
 
 def _scale_argument(parser):
-    from .scale import SCALES
     parser.add_argument(
         "--scale", choices=SCALES, default="standard",
         help="standard (the default): standardise every feature to mean 0 and std 1 with "

@@ -18,10 +18,9 @@ import tempfile
 
 import numpy as np
 
+from .errors import SCALES
 from ..losses.standardize import feature_statistics
 from ..models.base import is_memmap, iter_row_blocks
-
-SCALES = ("standard", "none")
 
 #: warn (with --scale none) when the largest column std is this many times the smallest
 STD_RATIO_LIMIT = 1e3
