@@ -96,21 +96,20 @@ def standardized_hyper(hyper, layout, mu, s):
 
 
 @jit
-def _tail(hyper):
+def _layout(hyper):
+    """(d, k, out_stride, in_stride, bias_start, has_bias, mu, s) from ``hyper``'s tail."""
     d = int(hyper[-1])
     start = hyper.size - 1 - 2 * d - _HEADER
-    return d, start
+    mu = hyper[start + _HEADER:start + _HEADER + d]
+    s = hyper[start + _HEADER + d:start + _HEADER + 2 * d]
+    return (d, int(hyper[start]), int(hyper[start + 1]), int(hyper[start + 2]),
+            int(hyper[start + 3]), hyper[start + 4] != 0.0, mu, s)
 
 
 @jit
 def to_data_units(v, hyper, out):
     """out = the parameters in the data's units for the standardized parameters v."""
-    d, start = _tail(hyper)
-    k, ostr, istr, b0 = int(hyper[start]), int(hyper[start + 1]), int(hyper[start + 2]), \
-        int(hyper[start + 3])
-    has_bias = hyper[start + 4] != 0.0
-    mu = hyper[start + _HEADER:start + _HEADER + d]
-    s = hyper[start + _HEADER + d:start + _HEADER + 2 * d]
+    d, k, ostr, istr, b0, has_bias, mu, s = _layout(hyper)
     for i in range(v.size):
         out[i] = v[i]
     for o in range(k):
@@ -127,12 +126,7 @@ def to_data_units(v, hyper, out):
 @jit
 def pull_back(tmp, hyper, acc):
     """acc += the gradient in v of a gradient ``tmp`` in the data's units (float64 both)."""
-    d, start = _tail(hyper)
-    k, ostr, istr, b0 = int(hyper[start]), int(hyper[start + 1]), int(hyper[start + 2]), \
-        int(hyper[start + 3])
-    has_bias = hyper[start + 4] != 0.0
-    mu = hyper[start + _HEADER:start + _HEADER + d]
-    s = hyper[start + _HEADER + d:start + _HEADER + 2 * d]
+    d, k, ostr, istr, b0, has_bias, mu, s = _layout(hyper)
     for o in range(k):
         gb = tmp[b0 + o] if has_bias else 0.0
         for j in range(d):
