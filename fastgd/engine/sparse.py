@@ -70,7 +70,7 @@ from ..losses._rows import EXTRA, KIND, L1, L2, N_INTERCEPTS, linear_penalty, sc
     sums_kernel
 from ..losses.csr import CSR_LAYOUT, csr_linear_rows, csr_linear_rows_at, csr_scaled_logits, \
     csr_softmax_rows, csr_softmax_rows_at
-from ..losses.linear import linear_rows, pointwise_block
+from ..losses.linear import is_linear_rows, linear_rows, pointwise_block
 from ..losses.softmax import softmax_rows
 from ..schedules import schedule_value
 from ..sparse import CSR, gather_rows, touched_columns
@@ -441,7 +441,10 @@ SPARSE_ROWS = {linear_rows: (csr_linear_rows_at, csr_linear_rows),
 
 
 def sparse_rows_for(rows):
-    """(rows at a * v, plain CSR rows) for the dense objective ``rows`` of a linear model."""
+    """(rows at a * v, plain CSR rows) for the dense objective ``rows`` of a linear model
+    (the CSR rows read the per-row loss from ``hyper``, as :func:`linear_rows` does)."""
+    if is_linear_rows(rows):
+        rows = linear_rows
     if rows in SPARSE_ROWS:
         return SPARSE_ROWS[rows]
     raise TypeError(f"the objective {getattr(rows, '__name__', rows)!r} takes a dense X only: "
@@ -546,7 +549,7 @@ def run(trainer, X, y, sw, rows):
 def _prepare(trainer, X, y, sw, batch):
     opt = trainer.optimizer
     mode = choose_mode(trainer.sparse_updates, opt, trainer.hyper, trainer.penalty,
-                       trainer.rows is linear_rows)
+                       is_linear_rows(trainer.rows))
     epoch = make_sparse_epoch(sparse_rows_for(trainer.rows)[0], opt.rule, mode)
     p = pack(opt)
     buf = _buffers(trainer, X, y, sw, batch, opt.params, p.s)
