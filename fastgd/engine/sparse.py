@@ -57,6 +57,17 @@ Full batch (``batch_size=None``): the gradient over all rows by the parallel
 CSR sums kernel (:func:`fastgd.losses.sums_kernel` with the CSR layout), the
 penalty, one optimizer step; training rows that are a subset (early
 stopping) are gathered block by block, never all at once.
+
+A memory-mapped X (:func:`fastgd.sparse.is_mapped`: a CSR of ``np.load(...,
+mmap_mode="r")`` arrays, :func:`fastgd.sparse.load_csr`) is never handed to
+the compiled epoch: each piece of the epoch's order is gathered into memory
+first (:class:`MappedPieces`, the pages released as it goes), and the epoch
+runs on the piece with the order 0, 1, ... The pieces are cut at the same
+rows as for X in memory (:func:`_piece_rows`: the scale of the SCALED mode
+is folded in at the end of each), so the steps are the same, bit for bit.
+The compiled epoch then sees in-memory arrays only: no read-only
+specialisation to compile. Full batch sums a mapped X in gathered blocks
+(the same gradient to rounding: the sums are cut differently).
 """
 
 import time
