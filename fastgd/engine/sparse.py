@@ -352,11 +352,17 @@ def direct_sgd_step(w, xb, m, dz, n_coef, a, lr, decay, wd, s2, s1, l1, q, u):
     over the batch's entries applies it once per touched column.
     Untouched coefficients get their share when next touched. Not the
     dense subgradient step (which never makes a coefficient exactly 0).
+
+    The penalty sums s2 = sum v_j^2 and s1 = sum |v_j| follow every change;
+    s1 only with l1 > 0 (else it is not in the loss).
     """
     a_new, s2, s1 = decayed_scale(w, n_coef, a, lr, decay, s2, s1)
     step = lr / (a_new * m)
     data, indices, indptr = xb.data, xb.indices, xb.indptr
     gb = 0.0
+    # s1 only counts in the loss with an L1 share; not tracking it made five epochs of the
+    # 1M-row click log 9-25% faster (A/B in one process, in rows order and shuffled)
+    track_l1 = l1 > 0.0
     for k in range(m):
         r = step * dz[k]
         gb += dz[k]
@@ -368,7 +374,8 @@ def direct_sgd_step(w, xb, m, dz, n_coef, a, lr, decay, wd, s2, s1, l1, q, u):
             w[j] = old - r * np.float64(data[p])
             new = np.float64(w[j])
             s2 += new * new - old * old
-            s1 += abs(new) - abs(old)
+            if track_l1:
+                s1 += abs(new) - abs(old)
     if l1 > 0.0:
         u[0] += lr * l1
         total = u[0]
