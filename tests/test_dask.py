@@ -466,10 +466,69 @@ def test_no_warning_noise(healthy):
         DataParallel(logistic(max_epochs=2)).fit(dask_rows(X, 100), dask_rows(y, 100))
 
 
-def test_sparse_chunks_are_refused_before_any_work():
+# -- scipy.sparse chunks ------------------------------------------------------------------------
+
+def sparse_classification(n=600, d=8, seed=10):
     import scipy.sparse as sp
-    from fastgd.dask._data import check_X
-    X = da.from_array(sp.random(100, 5, density=0.3, format="csr", random_state=0),
-                      chunks=(50, 5), asarray=False)
-    with pytest.raises(TypeError, match="scipy.sparse chunks"):
-        check_X(X)
+    X = sp.random(n, d, density=0.4, format="csr", random_state=seed)
+    y = (X @ np.random.default_rng(seed).standard_normal(d) > 0.5).astype(np.float64)
+    return X, y
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sparse_chunks_fit_as_the_dense_chunks(healthy, dtype):
+    import scipy.sparse as sp
+    Xs, y = sparse_classification()
+    Xs = Xs.astype(dtype)
+    tol = dict(rtol=1e-9, atol=1e-12) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-6)
+    chunks = (250, 1, 349)
+    Xsd = da.from_array(Xs, chunks=(chunks, 8), asarray=False)   # CSR chunks
+    Xdd = dask_rows(Xs.toarray(), chunks)
+    yd = dask_rows(y, chunks)
+    for mode, kw in [("sync", dict(batch_size=None)), ("local", dict(batch_size=32))]:
+        est = logistic(max_epochs=4, **kw)
+        a = DataParallel(est, mode=mode).fit(Xsd, yd)
+        b = DataParallel(est, mode=mode).fit(Xdd, yd)
+        assert a.coef_.dtype == dtype
+        np.testing.assert_allclose(a.coef_, b.coef_, **tol)
+        np.testing.assert_allclose(a.intercept_, b.intercept_, **tol)
+        np.testing.assert_allclose(a.decision_function(Xsd).compute(),
+                                   b.decision_function(Xdd).compute(), **tol)
+        assert a.score(Xsd, yd) == b.score(Xdd, yd)
+    # CSC chunks, two column chunks, shuffled mini-batches of the synchronous mode
+    Xcsc = dask_rows(Xs.toarray(), chunks).rechunk({1: 4}).map_blocks(
+        sp.csc_matrix, meta=sp.csc_matrix((0, 0), dtype=dtype))
+    est = logistic(max_epochs=3, shuffle=True)
+    a = DataParallel(est, mode="sync", batch_size=100).fit(Xcsc, yd)
+    b = DataParallel(est, mode="sync", batch_size=100).fit(Xdd, yd)
+    np.testing.assert_allclose(a.coef_, b.coef_, **tol)
+    np.testing.assert_array_equal(a.predict(Xcsc).compute(), b.predict(Xdd).compute())
+
+
+def test_sparse_bad_chunks_are_named(healthy):
+    import dask
+    import scipy.sparse as sp
+    Xs, y = sparse_classification(n=300)
+    yd = dask_rows(y, 100)
+
+    def broken(kind):
+        X = Xs[100:200].copy()
+        if kind == "nan":
+            X.data[5] = np.nan
+        else:
+            X.indices[7] = 50
+        return X
+
+    for kind, match in [("nan", r"X.data\[5\] = nan is not finite .*X chunk 1"),
+                        ("index", r"X.indices\[7\] = 50 is out of range for 8 columns .*"
+                                  r"X chunk 1")]:
+        bad = da.from_delayed(dask.delayed(broken)(kind), (100, 8), np.float64,
+                              meta=sp.csr_matrix((0, 0)))
+        Xd = da.concatenate([da.from_array(Xs[:100], chunks=(100, 8), asarray=False), bad,
+                             da.from_array(Xs[200:], chunks=(100, 8), asarray=False)])
+        with pytest.raises(ValueError, match=match):
+            DataParallel(logistic()).fit(Xd, yd)
+    assert np.isfinite(Xs.data).all() and Xs.indices.max() < 8   # the caller's X, unchanged
+    with pytest.raises(TypeError, match="MLPClassifier takes a dense X only"):
+        DataParallel(fastgd.MLPClassifier()).fit(
+            da.from_array(Xs, chunks=(100, 8), asarray=False), yd)

@@ -7,6 +7,10 @@ chunk of X becomes a *shard* in the memory of the worker that computed it;
 every task runs fastgd's jitted kernels on one shard and returns sums or
 parameters. Only parameters, optimizer state and gradients (vectors the size
 of the model) cross the network; the data is never gathered to the client.
+The chunks may be ``scipy.sparse`` matrices (the linear models): each
+becomes a :data:`fastgd.sparse.CSR` on its worker (CSC, COO or integer
+chunks converted once) and trains through :mod:`fastgd.engine.sparse`, as a
+sparse X does on one machine.
 
 Why a wrapper and not dask-aware estimators: the single-machine estimators
 keep their numpy/memmap paths untouched and import nothing of Dask; one

@@ -16,19 +16,31 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..sparse import CSR, as_csr, is_sparse
+
 
 @dataclass
 class Shard:
     """One chunk of the training data, as the kernels take it.
 
-    ``X``: C-contiguous, writeable float32/float64 (rows of the chunk);
-    ``y``: targets encoded for the objective, in X's dtype; ``sw``: sample
-    weights scaled to a global mean of 1, in X's dtype (empty: unit weights).
+    ``X``: C-contiguous, writeable float32/float64 (rows of the chunk), or
+    the chunk's :data:`fastgd.sparse.CSR` (validated) for scipy.sparse
+    chunks; ``y``: targets encoded for the objective, in X's dtype; ``sw``:
+    sample weights scaled to a global mean of 1, in X's dtype (empty: unit
+    weights).
     """
 
-    X: np.ndarray
+    X: object
     y: np.ndarray
     sw: np.ndarray
+
+    @property
+    def sparse(self):
+        return isinstance(self.X, CSR)
+
+    @property
+    def n_rows(self):
+        return self.X.indptr.size - 1 if self.sparse else self.X.shape[0]
 
 
 @dataclass
@@ -58,6 +70,16 @@ class Job:
         """(rows, penalty): the estimator's serial jitted objective pair."""
         rows, _ = self.estimator._objective(self.n_outputs)
         return rows, self.estimator._penalty
+
+    def sums(self, sparse):
+        """The parallel sums kernel of the objective's rows, for a dense or a CSR X."""
+        from ..losses._rows import sums_kernel
+        rows, _ = self.objective()
+        if not sparse:
+            return sums_kernel(rows)
+        from ..engine.sparse import sparse_rows_for
+        from ..losses.csr import CSR_LAYOUT
+        return sums_kernel(sparse_rows_for(rows)[1], layout=CSR_LAYOUT)
 
 
 # -- threads -------------------------------------------------------------------------------
@@ -90,22 +112,42 @@ def use_threads(job):
 # -- building shards ---------------------------------------------------------------------------
 
 def raw_block(X, y, sw, dtype):
-    """The chunk's X as a C-contiguous writeable ``dtype`` array, y and sw as numpy arrays."""
-    X = np.asarray(X)
-    if X.dtype != dtype or not X.flags.c_contiguous or not X.flags.writeable:
-        X = np.array(X, dtype=dtype, order="C")
+    """The chunk's X as a C-contiguous writeable ``dtype`` array (a scipy.sparse chunk: as
+    a CSR matrix of ``dtype``, converted once when it is another format or dtype), y and
+    sw as numpy arrays."""
+    if is_sparse(X):
+        if X.format != "csr":
+            X = X.tocsr()
+        if X.dtype != dtype:
+            X = X.astype(dtype)
+    else:
+        X = np.asarray(X)
+        if X.dtype != dtype or not X.flags.c_contiguous or not X.flags.writeable:
+            X = np.array(X, dtype=dtype, order="C")
     y = np.asarray(y)
     sw = None if sw is None else np.asarray(sw)
     return X, y, sw
 
 
 def inspect_block(raw, classifier):
-    """The facts about a chunk the client needs to validate it, without its data."""
+    """The facts about a chunk the client needs to validate it, without its data.
+
+    A sparse chunk is validated by :func:`fastgd.sparse.as_csr` (structure,
+    indices, finite values); ``x_error`` is its message, or None.
+    """
     X, y, sw = raw
     info = {"rows": int(X.shape[0]) if X.ndim == 2 else -1, "ndim": X.ndim,
-            "cols": int(X.shape[1]) if X.ndim == 2 else -1,
-            "x_finite": bool(np.isfinite(X).all()), "y_ndim": y.ndim,
-            "y_rows": int(y.shape[0]) if y.ndim >= 1 else -1}
+            "cols": int(X.shape[1]) if X.ndim == 2 else -1, "x_error": None,
+            "y_ndim": y.ndim, "y_rows": int(y.shape[0]) if y.ndim >= 1 else -1}
+    if is_sparse(X):
+        info["x_finite"] = True
+        if X.shape[0] > 0:
+            try:
+                as_csr(X)
+            except ValueError as exc:
+                info["x_error"] = str(exc)
+    else:
+        info["x_finite"] = bool(np.isfinite(X).all())
     if classifier:
         info["labels"] = np.unique(y) if y.size else y[:0]
         if y.ndim == 1 and (sw is None or (sw.ndim == 1 and sw.shape[0] == y.shape[0])):
@@ -139,17 +181,20 @@ def make_shard(raw, job, classes, sw_scale, class_weights=None):
     """The chunk as a :class:`Shard`: targets encoded, weights (times the rows' class
     weights, when given) scaled; X is not copied."""
     X, y, sw = raw
+    if is_sparse(X):
+        X = as_csr(X)   # validated by inspect_block; no copy of a CSR of X's dtype
     est = job.estimator
     if class_weights is not None:
         row = class_weights[np.searchsorted(classes, y)]
         sw = row if sw is None else sw.astype(np.float64) * row
     if classes is not None:
         y = est._targets_from_index(np.searchsorted(classes, y))
-    y = np.ascontiguousarray(y, dtype=X.dtype)
+    dtype = X.data.dtype if isinstance(X, CSR) else X.dtype
+    y = np.ascontiguousarray(y, dtype=dtype)
     if sw is None:
-        sw = np.empty(0, dtype=X.dtype)
+        sw = np.empty(0, dtype=dtype)
     else:
-        sw = np.ascontiguousarray(sw.astype(np.float64) * sw_scale, dtype=X.dtype)
+        sw = np.ascontiguousarray(sw.astype(np.float64) * sw_scale, dtype=dtype)
     return Shard(X, y, sw)
 
 
@@ -194,30 +239,36 @@ def chunk_gradient(shard, job, w, epoch, step, n_steps, block):
     worker computed which chunk.
     """
     from ..engine._threads import guard
-    from ..engine.data import gather_rows
-    from ..losses._rows import sums_kernel
 
     use_threads(job)
     X, y, sw = shard.X, shard.y, shard.sw
-    n = X.shape[0]
+    n = shard.n_rows
     lo, hi = (0, n) if n_steps == 1 else step_rows(n, n_steps, step)
     acc = np.zeros(w.size)
     if hi <= lo:
         return 0.0, acc, 0
     order = None if n_steps == 1 else _cached_permutation(job, epoch, block, n)
     if order is None:  # stored order: the step's rows are a view
-        X, y = X[lo:hi], y[lo:hi]
-        sw = sw[lo:hi] if sw.size else sw
+        X = CSR(X.data, X.indices, X.indptr[lo:hi + 1], X.n_cols) if shard.sparse else X[lo:hi]
+        y, sw = y[lo:hi], (sw[lo:hi] if sw.size else sw)
     else:  # the step's rows of the chunk's permutation, gathered
-        idx = order[lo:hi]
-        xb, yb = np.empty((idx.size, X.shape[1]), dtype=X.dtype), np.empty(idx.size, y.dtype)
-        sb = np.empty(idx.size if sw.size else 0, dtype=X.dtype)
-        gather_rows(X, y, sw, idx, xb, yb, sb)
-        X, y, sw = xb, yb, sb
-    rows, _ = job.objective()
+        X, y, sw = _take_rows(shard, order[lo:hi])
     with guard():
-        loss_sum = sums_kernel(rows)(w, X, y, sw, job.hyper, acc)
+        loss_sum = job.sums(shard.sparse)(w, X, y, sw, job.hyper, acc)
     return float(loss_sum), acc, hi - lo
+
+
+def _take_rows(shard, idx):
+    """(X, y, sw) of the chunk's rows ``idx``, copied: a dense block or a CSR one."""
+    X, y, sw = shard.X, shard.y, shard.sw
+    if shard.sparse:
+        from ..sparse import take_rows
+        return take_rows(X, y, sw, idx)
+    from ..engine.data import gather_rows
+    xb, yb = np.empty((idx.size, X.shape[1]), dtype=X.dtype), np.empty(idx.size, y.dtype)
+    sb = np.empty(idx.size if sw.size else 0, dtype=X.dtype)
+    gather_rows(X, y, sw, idx, xb, yb, sb)
+    return xb, yb, sb
 
 
 # -- one task per worker thread: a group of chunks ------------------------------------------------
@@ -258,9 +309,10 @@ def local_epochs(shard, job, w, state_dict, round_index, block):
     opt.load_state_dict(state_dict)
     rows, penalty = job.objective()
     rng = np.random.default_rng([job.seed, round_index, block])
-    trainer = Trainer(rows, job.hyper, opt, job.batch_size, job.shuffle, rng, penalty=penalty)
+    trainer = Trainer(rows, job.hyper, opt, job.batch_size, job.shuffle, rng, penalty=penalty,
+                      sparse_updates=getattr(job.estimator, "sparse_updates", "auto"))
     loss = float("nan")
     for _ in range(job.local_epochs):
         loss = trainer.run_epoch(shard.X, shard.y, shard.sw).loss
     return {"params": opt.params, "state": opt.state, "step_count": opt.step_count,
-            "n_skipped": opt.n_skipped, "loss": loss, "rows": int(shard.X.shape[0])}
+            "n_skipped": opt.n_skipped, "loss": loss, "rows": int(shard.n_rows)}

@@ -166,6 +166,10 @@ class DataParallel(BaseEstimator):
     def fit(self, X, y, sample_weight=None):
         """Fit on dask arrays X (n x d) and y (n,) (optional per-row ``sample_weight``).
 
+        X's chunks are numpy arrays, or scipy.sparse matrices for the linear
+        models (validated on their workers as :func:`fastgd.sparse.as_csr`
+        validates a sparse X; the errors name the chunk).
+
         y and sample_weight may also be in-memory arrays when X's chunk sizes
         are known. Every check runs before training; a failure in a round
         raises :class:`DaskFitError` (or :class:`fastgd.DivergenceError`) and
@@ -175,6 +179,10 @@ class DataParallel(BaseEstimator):
         client = self._get_client()
         _, distributed = _data.require_dask()
         # warm start: from this wrapper's last fit, else from a fitted estimator passed in
+        if _data.has_sparse_chunks(X) and not self.estimator._accepts_sparse:
+            raise TypeError(f"{type(self.estimator).__name__} takes a dense X only; X has "
+                            f"scipy.sparse chunks: densify them (X.map_blocks(lambda b: "
+                            f"b.toarray())) or use a linear model")
         previous = getattr(self, "estimator_", self.estimator)
         if params["warm_start"] and hasattr(previous, "_optimizer"):
             est = copy.deepcopy(previous)  # the hooks find the old parameters on it

@@ -6,15 +6,16 @@
   validates it (:mod:`fastgd.sparse.csr` has the rules; :func:`check_csr`
   validates a CSR built by hand);
 * :mod:`fastgd.sparse.batch` -- shuffled rows gathered into a block
-  (:func:`gather_rows`, sized by :func:`rows_nnz`) and the distinct columns
+  (:func:`gather_rows`, sized by :func:`rows_nnz`; :func:`take_rows` from
+  Python) and the distinct columns
   a batch touches (:func:`touched_columns`).
 
 The losses over CSR rows are in :mod:`fastgd.losses.csr`; the public loss
 functions (``fastgd.losses.logistic(w, X, y)`` ...) accept sparse X directly.
 """
 
-from .batch import gather_rows, rows_nnz, touched_columns
+from .batch import gather_rows, rows_nnz, take_rows, touched_columns
 from .csr import CSR, as_csr, check_csr, csr_n_rows, csr_take_rows, is_sparse
 
 __all__ = ["CSR", "as_csr", "check_csr", "csr_n_rows", "csr_take_rows", "gather_rows",
-           "is_sparse", "rows_nnz", "touched_columns"]
+           "is_sparse", "rows_nnz", "take_rows", "touched_columns"]
