@@ -250,6 +250,36 @@ def test_mlp_both_modes(healthy):
         dp.decision_function(dask_rows(X, 300))
 
 
+def test_lr_auto_picks_the_single_machine_start(healthy):
+    from sklearn.base import clone
+    rng = np.random.default_rng(11)
+    n = 5000    # more than auto.SAMPLE_ROWS: the curvature sample is drawn from the 5000 rows
+    X = rng.standard_normal((n, 4)) * [1.0, 10.0, 100.0, 0.1] + [5.0, -2.0, 50.0, 0.0]
+    y = X @ [1.0, 0.2, 0.01, 30.0] + 7.0 + rng.standard_normal(n)
+    sw = rng.uniform(0.5, 2.0, n)
+    Xc, yc = classification(n=900, classes=3, seed=12)
+    chunks = (1200, 1, 2000, 1799)
+    kw = dict(lr="auto", batch_size=None, max_epochs=4, tol=None, random_state=0)
+    cases = [(fastgd.LinearRegression(optimizer="sgd", **kw), X, y, sw),       # curvature rate
+             # std of y; no intercept: s alone (Adam's first steps turn the rounding of a
+             # zero gradient, the intercept's at the best constant, into steps of lr)
+             (fastgd.LinearRegression(optimizer="adam", fit_intercept=False, **kw), X, y, None),
+             (fastgd.LogisticRegression(optimizer="sgd", **kw), Xc, yc, None)]  # softmax start
+    for est, A, b, weights in cases:
+        ref = clone(est).fit(A, b, sample_weight=weights)
+        c = chunks if A.shape[0] == n else 300
+        dp = DataParallel(est, mode="sync").fit(
+            dask_rows(A, c), dask_rows(b, c),
+            sample_weight=None if weights is None else dask_rows(weights, c))
+        got = dp.estimator_
+        assert got.optimizer_.lr == pytest.approx(ref.optimizer_.lr, rel=1e-10)
+        np.testing.assert_allclose(got.x_mean_, ref.x_mean_, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(got.x_scale_, ref.x_scale_, rtol=1e-10)
+        np.testing.assert_allclose(got.coef_, ref.coef_, rtol=1e-9, atol=1e-10)
+        np.testing.assert_allclose(got.intercept_, ref.intercept_, rtol=1e-9, atol=1e-10)
+        np.testing.assert_allclose(got.loss_curve_, ref.loss_curve_, rtol=1e-9)
+
+
 # -- chunks: unknown sizes, empty chunks ----------------------------------------------------------
 
 def test_unknown_chunk_sizes_and_empty_chunks(healthy):

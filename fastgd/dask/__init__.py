@@ -10,7 +10,8 @@ of the model) cross the network; the data is never gathered to the client.
 The chunks may be ``scipy.sparse`` matrices (the linear models): each
 becomes a :data:`fastgd.sparse.CSR` on its worker (CSC, COO or integer
 chunks converted once) and trains through :mod:`fastgd.engine.sparse`, as a
-sparse X does on one machine.
+sparse X does on one machine. ``lr="auto"`` computes its statistics of X
+and y by map-reduce over the chunks (:mod:`fastgd.dask._auto`).
 
 Why a wrapper and not dask-aware estimators: the single-machine estimators
 keep their numpy/memmap paths untouched and import nothing of Dask; one

@@ -115,6 +115,7 @@ class Prepared:
     class_weights: object = None  # the weight of each class (class_weight), or None
     y_min: float = None           # a regressor's smallest target
     y_mean: float = None          # ... and its (weighted) mean
+    sparse: bool = False          # scipy.sparse chunks
 
     @property
     def n_samples(self):
@@ -171,7 +172,7 @@ def prepare(client, X, y, sample_weight, classifier, key, class_weight=None):
                       / math.fsum(info["sw_sum"] for info in full))
     return Prepared([raws[b] for b in keep], [infos[b]["rows"] for b in keep],
                     infos[keep[0]]["cols"], dtype, classes, sw_scale, class_weights, y_min,
-                    y_mean)
+                    y_mean, has_sparse_chunks(X))
 
 
 def _class_weights(infos, classes, class_weight):
@@ -252,9 +253,10 @@ def release(futures):
     futures.clear()
 
 
-def make_shards(client, prepared, job, key):
-    """Futures of the :class:`~fastgd.dask._worker.Shard` of each chunk (built where it lives)."""
-    return [client.submit(_worker.make_shard, r, job, prepared.classes, prepared.sw_scale,
+def make_shards(client, prepared, estimator, key):
+    """Futures of the :class:`~fastgd.dask._worker.Shard` of each chunk (built where it lives,
+    its targets encoded by ``estimator``)."""
+    return [client.submit(_worker.make_shard, r, estimator, prepared.classes, prepared.sw_scale,
                           prepared.class_weights,
                           key=f"{key}-shard-{b}")
             for b, r in enumerate(prepared.raws)]

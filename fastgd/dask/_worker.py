@@ -52,7 +52,8 @@ class Job:
     ``optimizer``/``optimizer_params``: the update rule; ``batch_size``: rows
     per step (None: the whole chunk); ``shuffle``: "none" or "full";
     ``seed``: root of every random stream; ``threads``: numba threads per
-    dask thread, by host name.
+    dask thread, by host name; ``standardized``: train in the coordinates of
+    ``lr="auto"`` (:mod:`fastgd.losses.standardize`).
     """
 
     estimator: object
@@ -65,10 +66,15 @@ class Job:
     seed: int
     local_epochs: int = 1
     threads: dict = field(default_factory=dict)
+    standardized: bool = False
 
     def objective(self):
-        """(rows, penalty): the estimator's serial jitted objective pair."""
+        """(rows, penalty): the estimator's serial jitted objective pair (in standardized
+        coordinates after ``lr="auto"``: ``hyper`` then carries mu and s)."""
         rows, _ = self.estimator._objective(self.n_outputs)
+        if self.standardized:
+            from ..losses.standardize import standardized
+            return standardized(rows, self.estimator._penalty)
         return rows, self.estimator._penalty
 
     def sums(self, sparse):
@@ -177,13 +183,12 @@ def inspect_block(raw, classifier):
     return info
 
 
-def make_shard(raw, job, classes, sw_scale, class_weights=None):
-    """The chunk as a :class:`Shard`: targets encoded, weights (times the rows' class
-    weights, when given) scaled; X is not copied."""
+def make_shard(raw, est, classes, sw_scale, class_weights=None):
+    """The chunk as a :class:`Shard`: targets encoded (by the estimator ``est``), weights
+    (times the rows' class weights, when given) scaled; X is not copied."""
     X, y, sw = raw
     if is_sparse(X):
         X = as_csr(X)   # validated by inspect_block; no copy of a CSR of X's dtype
-    est = job.estimator
     if class_weights is not None:
         row = class_weights[np.searchsorted(classes, y)]
         sw = row if sw is None else sw.astype(np.float64) * row
@@ -196,6 +201,56 @@ def make_shard(raw, job, classes, sw_scale, class_weights=None):
     else:
         sw = np.ascontiguousarray(sw.astype(np.float64) * sw_scale, dtype=dtype)
     return Shard(X, y, sw)
+
+
+# -- lr="auto": the chunk's part of the statistics (fastgd.dask._auto) ---------------------------
+
+def first_row(shard):
+    """The chunk's first row, float64 (dense chunks): the shift of the feature sums."""
+    return np.asarray(shard.X[0], dtype=np.float64)
+
+
+def _weights(shard):
+    return np.ones(shard.n_rows) if not shard.sw.size else shard.sw.astype(np.float64)
+
+
+def auto_sums(shard, shift, n_classes, block_bytes=1 << 24):
+    """The chunk's sums for ``lr="auto"``: columns of (X - shift) and of its squares (dense
+    X, ``shift`` not None), and of the targets: [sum w, sum w y], or with ``n_classes``
+    (the softmax loss) the summed weights of each class."""
+    from ..losses.standardize import block_sums
+    out = {}
+    if shift is not None:
+        X = shard.X
+        total, squares = np.zeros(shift.size), np.zeros(shift.size)
+        rows = max(1, block_bytes // max(1, shift.size * X.itemsize))
+        for a in range(0, X.shape[0], rows):
+            block_sums(X[a:a + rows], shift, total, squares)
+        out.update(total=total, squares=squares)
+    w = _weights(shard)
+    if n_classes:
+        out["classes"] = np.bincount(shard.y.astype(np.int64), weights=w, minlength=n_classes)
+    out["targets"] = np.array([w.sum(), np.dot(w, shard.y.astype(np.float64))])
+    return out
+
+
+def target_deviation(shard, mean):
+    """sum over the chunk's rows of w (y - mean)^2, float64."""
+    r = shard.y.astype(np.float64) - mean
+    return float(np.dot(_weights(shard), r * r))
+
+
+def sample_block(shard, rows):
+    """The chunk's rows ``rows`` (sorted) as float64 dense rows, and their weights."""
+    if shard.sparse:
+        import scipy.sparse as sp
+        from ..sparse import take_rows
+        xb, _, _ = take_rows(shard.X, shard.y, shard.sw, rows.astype(np.int64))
+        Z = sp.csr_matrix((xb.data, xb.indices, xb.indptr),
+                          shape=(rows.size, xb.n_cols)).toarray()
+    else:
+        Z = shard.X[rows]
+    return np.asarray(Z, dtype=np.float64), _weights(shard)[rows]
 
 
 # -- synchronous mode: one chunk's part of one step's gradient ----------------------------------

@@ -17,6 +17,7 @@ from ..engine import DivergenceError
 from ..engine.loop import EpochLoop, Outcome
 
 from .._validation import check_int
+from ..models import auto
 from . import _data, _worker
 
 MODES = ("sync", "local")
@@ -53,7 +54,8 @@ class DataParallel(BaseEstimator):
     Parameters
     ----------
     estimator : fastgd.LinearRegression, LogisticRegression, LinearSVC, MLPRegressor or MLPClassifier
-        The model and its training settings (``optimizer``, ``lr``,
+        The model and its training settings (``optimizer``, ``lr`` (``"auto"``
+        too: its statistics are reduced over the chunks, see :mod:`fastgd.dask._auto`),
         ``alpha``, ``l1_ratio``, ``tol``, ``n_iter_no_change``,
         ``random_state``, ``warm_start``; ``batch_size`` and ``shuffle`` for
         mode "local"). Cloned at fit; the fitted copy is ``estimator_``.
@@ -134,9 +136,6 @@ class DataParallel(BaseEstimator):
         if params["early_stopping"]:
             raise ValueError("estimator.early_stopping is not supported by DataParallel: hold out "
                              "a validation set yourself and score it in a callback")
-        if params["lr"] == "auto":
-            raise ValueError("estimator.lr='auto' is not supported by DataParallel yet: fit a "
-                             "sample on one machine with lr='auto' and pass its optimizer_.lr")
         if getattr(est, "average", False):
             raise ValueError("estimator.average is not supported by DataParallel (its rounds "
                              "average the chunks' parameters, not the iterates): set "
@@ -195,12 +194,14 @@ class DataParallel(BaseEstimator):
                                  getattr(est, "class_weight", None))
         shards = []
         try:
-            job = self._start(est, params, prepared, batch, local_epochs, client, threads)
-            shards = _data.make_shards(client, prepared, job, key)
+            shipped = self._setup(est, prepared)
+            shards = _data.make_shards(client, prepared, shipped, key)
             distributed.wait(shards)
             # the shards hold the data now; Dask keeps the raw chunks' lineage to recompute
             # a shard whose worker is lost
             _data.release(prepared.raws)
+            job = self._start(est, shipped, params, prepared, shards, batch, local_epochs,
+                              client, threads, key)
             self.n_chunks_ = len(shards)
             self.n_rounds_ = 0
             self.estimator_ = est
@@ -211,8 +212,9 @@ class DataParallel(BaseEstimator):
             _data.release(prepared.raws)
         return self
 
-    def _start(self, est, params, prepared, batch, local_epochs, client, threads):
-        """Set up the clone: classes, optimizer, counters; returns the :class:`Job`."""
+    def _setup(self, est, prepared):
+        """The clone's classes and features from the checked data; returns the unfitted
+        clone the workers read (settings, features, classes)."""
         if prepared.classes is not None:
             labels = prepared.classes
             if labels.size < 2:
@@ -227,25 +229,41 @@ class DataParallel(BaseEstimator):
                 raise ValueError(f"PoissonRegressor: y must be >= 0 (counts or rates), got a "
                                  f"minimum of {prepared.y_min!r}")
             est._start_intercept = math.log(prepared.y_mean) if prepared.y_mean > 0 else 0.0
-        n_outputs = est._n_outputs()
-        proxy = np.empty((0, prepared.n_features), dtype=prepared.dtype)
-        optimizer, rng = est._new_optimizer(params, proxy, n_outputs, params["random_state"])
-        _, hyper = est._hyper(params, n_outputs)  # the workers take rows from the estimator
-        shuffle = est._shuffle_mode(params, proxy)
-        est.__dict__.update(_optimizer=optimizer, _rng=rng, n_iter_=0, t_=0, loss_curve_=[],
-                            _params=params, validation_scores_=None, best_validation_score_=None,
-                            best_loss_=np.inf, x_mean_=None, x_scale_=None)
-        est._store_params(optimizer.eval_params())
-        shipped = clone(est)  # what the hooks on the workers read: settings, features, classes
+        shipped = clone(est)
         shipped.n_features_in_ = est.n_features_in_
         if prepared.classes is not None:
             shipped.classes_ = est.classes_
+        return shipped
+
+    def _start(self, est, shipped, params, prepared, shards, batch, local_epochs, client,
+               threads, key):
+        """Set up the clone: ``lr="auto"``'s start, optimizer, counters; returns the
+        :class:`Job`."""
+        n_outputs = est._n_outputs()
+        proxy = np.empty((0, prepared.n_features), dtype=prepared.dtype)
+        rng = params["random_state"]
+        start = None
+        if params["lr"] == "auto":   # the statistics by map-reduce (fastgd.dask._auto)
+            from ._auto import OnCluster
+            data = OnCluster(client, shards, prepared, key, est._auto_loss(n_outputs), n_outputs)
+            steps = dict(params, batch_size=params["batch_size"] if self.mode == "local" else batch)
+            start = est._auto_start_from(data, steps, n_outputs, rng)
+        optimizer, rng = est._new_optimizer(params, proxy, n_outputs, rng, start)
+        shuffle = est._shuffle_mode(params, proxy)
+        est.__dict__.update(_optimizer=optimizer, _rng=rng, n_iter_=0, t_=0, loss_curve_=[],
+                            _params=params, validation_scores_=None, best_validation_score_=None,
+                            best_loss_=np.inf, x_mean_=None if start is None else start.mean,
+                            x_scale_=None if start is None else start.scale)
+        # the workers take rows (standardized after lr="auto") from the shipped estimator
+        _, hyper, _ = est._training_objective(params, n_outputs)
+        est._store_params(est._data_params())
         return _worker.Job(
             estimator=shipped, n_outputs=n_outputs, hyper=hyper,
             optimizer=params["optimizer"], optimizer_params=params["optimizer_params"],
             batch_size=params["batch_size"] if self.mode == "local" else batch,
             shuffle="none" if shuffle == "none" else "full", seed=int(rng.integers(2**63)),
-            local_epochs=local_epochs, threads=_thread_plan(client, threads))
+            local_epochs=local_epochs, threads=_thread_plan(client, threads),
+            standardized=not auto.is_identity(est.x_mean_, est.x_scale_))
 
     # -- the two modes ------------------------------------------------------------------------------
 
@@ -255,7 +273,7 @@ class DataParallel(BaseEstimator):
         opt = est._optimizer
         n = prepared.n_samples
         steps = 1 if job.batch_size is None else max(1, math.ceil(n / job.batch_size))
-        penalty = est._penalty
+        _, penalty = job.objective()   # the estimator's (standardized after lr="auto")
 
         placement = _Placement(client, shards)
 
@@ -327,7 +345,7 @@ class DataParallel(BaseEstimator):
             est.t_ = opt.step_count
             est.loss_curve_.append(outcome.loss)
             est.best_loss_ = min(est.best_loss_, outcome.loss)
-            est._store_params(opt.eval_params())
+            est._store_params(est._data_params())
 
         loop = EpochLoop("DataParallel", rounds, params["tol"], params["n_iter_no_change"],
                          opt.lr, est.lr, self.verbose, self.callback, unit="round", stacklevel=5)
