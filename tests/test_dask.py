@@ -280,6 +280,42 @@ def test_lr_auto_picks_the_single_machine_start(healthy):
         np.testing.assert_allclose(got.loss_curve_, ref.loss_curve_, rtol=1e-9)
 
 
+def test_fit_many_equals_each_configuration_alone(healthy):
+    from sklearn.model_selection import ParameterGrid
+    X, y = classification(n=900, seed=13)
+    Xd, yd = dask_rows(X, (400, 1, 499)), dask_rows(y, (400, 1, 499))
+    cases = [  # a diverging configuration leaves the rounds, the others go on
+        ("sync", logistic(max_epochs=4), {"optimizer": ["sgd", "adam"], "lr": [0.05, 1e300]}),
+        # configurations leave after 2 or 4 rounds; one pass of each chunk per round for all
+        ("local", logistic(batch_size=32, shuffle=True), {"lr": [0.05, 0.01], "max_epochs": [2, 4]}),
+    ]
+    for mode, est, grid in cases:
+        dp = DataParallel(est, mode=mode)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            many = fastgd.fit_many(dp, grid, Xd, yd) if mode == "sync" else \
+                dp.fit_many(grid, Xd, yd)
+        params = list(ParameterGrid(grid))
+        assert len(many) == len(params) and not hasattr(dp, "estimator_")
+        for p, got in zip(params, many):
+            assert got.estimator.get_params()["lr"] == p["lr"]
+            alone = DataParallel(logistic(**{**est.get_params(), **p}), mode=mode)
+            if p["lr"] == 1e300:
+                with pytest.raises(DivergenceError):
+                    alone.fit(Xd, yd)
+                assert got.estimator_.stop_reason_ == "diverged"
+            else:
+                alone.fit(Xd, yd)
+                assert got.estimator_.stop_reason_ == alone.estimator_.stop_reason_
+                assert got.estimator_.t_ == alone.estimator_.t_
+                assert got.loss_curve_ == alone.loss_curve_
+            assert got.n_rounds_ == alone.n_rounds_
+            np.testing.assert_array_equal(got.coef_, alone.coef_)
+        assert sum("diverged" in str(w.message) for w in caught) == (2 if mode == "sync" else 0)
+    with pytest.raises(ValueError, match="class_weight may not vary"):
+        DataParallel(logistic()).fit_many({"class_weight": [None, "balanced"]}, Xd, yd)
+
+
 # -- chunks: unknown sizes, empty chunks ----------------------------------------------------------
 
 def test_unknown_chunk_sizes_and_empty_chunks(healthy):

@@ -12,6 +12,9 @@ becomes a :data:`fastgd.sparse.CSR` on its worker (CSC, COO or integer
 chunks converted once) and trains through :mod:`fastgd.engine.sparse`, as a
 sparse X does on one machine. ``lr="auto"`` computes its statistics of X
 and y by map-reduce over the chunks (:mod:`fastgd.dask._auto`).
+:meth:`DataParallel.fit_many` (``fastgd.fit_many(DataParallel(est), grid, X,
+y)``) fits a grid of the estimator's configurations in the same rounds, each
+one bit for bit its fit alone.
 
 Why a wrapper and not dask-aware estimators: the single-machine estimators
 keep their numpy/memmap paths untouched and import nothing of Dask; one

@@ -328,15 +328,23 @@ def _take_rows(shard, idx):
 
 # -- one task per worker thread: a group of chunks ------------------------------------------------
 
-def run_group(kind, shards, blocks, job, *args):
-    """Run ``kind`` ("gradient" or "local") on each of a worker's chunks, in the given order.
+def run_group(kind, shards, blocks, jobs, per_fit, *shared):
+    """Run ``kind`` ("gradient" or "local") on each of a worker's chunks, in the given order,
+    for each fit of ``jobs`` (several: the configurations of a grid, :meth:`DataParallel.
+    fit_many`); ``per_fit[k]`` holds the arguments of fit k, ``shared`` those of all.
 
-    One task per dask thread and round instead of one per chunk: a task costs
-    a few milliseconds of scheduling, more than a 100,000-row chunk's gradient.
-    Returns (the worker's address, one result per chunk).
+    One task per dask thread and round instead of one per chunk and fit: a task costs
+    a few milliseconds of scheduling, more than a 100,000-row chunk's gradient, and the
+    fits read each chunk while it is in cache. Returns (the worker's address, per chunk
+    the list of the fits' results).
     """
-    func = chunk_gradient if kind == "gradient" else local_epochs
-    results = [func(shard, job, *args, block) for shard, block in zip(shards, blocks)]
+    if kind == "gradient":
+        results = [[chunk_gradient(shard, job, *args, *shared, block)
+                    for job, args in zip(jobs, per_fit)]
+                   for shard, block in zip(shards, blocks)]
+    else:
+        results = [local_epochs(shard, jobs, per_fit, block)
+                   for shard, block in zip(shards, blocks)]
     try:
         from distributed import get_worker
         address = get_worker().address
@@ -347,27 +355,69 @@ def run_group(kind, shards, blocks, job, *args):
 
 # -- local mode: local epochs of the fused engine on one chunk ------------------------------------
 
-def local_epochs(shard, job, w, state_dict, round_index, block):
-    """``job.local_epochs`` epochs of fastgd's engine on the chunk, from (w, optimizer state).
+def _same_walk(jobs, per_fit):
+    """True when the fits' epochs visit the chunk's rows alike (batches, order, stream)."""
+    first, index = jobs[0], per_fit[0][2]
+    return all((j.batch_size, j.shuffle, j.seed, j.local_epochs) ==
+               (first.batch_size, first.shuffle, first.seed, first.local_epochs)
+               and args[2] == index for j, args in zip(jobs, per_fit))
 
-    Returns the chunk's parameters, its optimizer state, step count and
-    skipped-step count after the epochs, the mean objective of its last
-    epoch, and its number of rows.
+
+def local_epochs(shard, jobs, per_fit, block):
+    """``job.local_epochs`` epochs of fastgd's engine on the chunk for each fit of ``jobs``,
+    from its (w, optimizer state, round index) in ``per_fit``.
+
+    Returns per fit the chunk's parameters, its optimizer state, step count and
+    skipped-step count after the epochs, the mean objective of its last epoch, and
+    its number of rows; or the :class:`fastgd.engine.DivergenceError` of a fit whose
+    loss or parameters stopped being finite. Fits that walk the rows alike train
+    together, each block of the chunk gathered once (:class:`fastgd.engine.many.
+    SharedPass`: the same bits as alone).
     """
-    from ..engine import Trainer
+    from ..engine import DivergenceError, Trainer
+    from ..engine.many import SharedPass
     from ..optim import OPTIMIZERS
 
-    use_threads(job)
-    params = np.array(w, copy=True)
-    opt = OPTIMIZERS[job.optimizer](params, lr=state_dict["hyperparams"]["lr"],
-                                    **job.optimizer_params)
-    opt.load_state_dict(state_dict)
-    rows, penalty = job.objective()
-    rng = np.random.default_rng([job.seed, round_index, block])
-    trainer = Trainer(rows, job.hyper, opt, job.batch_size, job.shuffle, rng, penalty=penalty,
-                      sparse_updates=getattr(job.estimator, "sparse_updates", "auto"))
-    loss = float("nan")
-    for _ in range(job.local_epochs):
-        loss = trainer.run_epoch(shard.X, shard.y, shard.sw).loss
-    return {"params": opt.params, "state": opt.state, "step_count": opt.step_count,
-            "n_skipped": opt.n_skipped, "loss": loss, "rows": int(shard.n_rows)}
+    use_threads(jobs[0])
+    trainers = []
+    for job, (w, state_dict, round_index) in zip(jobs, per_fit):
+        params = np.array(w, copy=True)
+        opt = OPTIMIZERS[job.optimizer](params, lr=state_dict["hyperparams"]["lr"],
+                                        **job.optimizer_params)
+        opt.load_state_dict(state_dict)
+        rows, penalty = job.objective()
+        rng = np.random.default_rng([job.seed, round_index, block])
+        trainers.append(Trainer(rows, job.hyper, opt, job.batch_size, job.shuffle, rng,
+                                penalty=penalty,
+                                sparse_updates=getattr(job.estimator, "sparse_updates", "auto")))
+    out = [None] * len(jobs)
+    losses = [float("nan")] * len(jobs)
+    if len(jobs) > 1 and not shard.sparse and _same_walk(jobs, per_fit):
+        groups = [list(range(len(jobs)))]
+    else:
+        groups = [[k] for k in range(len(jobs))]
+    shared = SharedPass()
+    for group in groups:
+        for _ in range(jobs[group[0]].local_epochs):
+            live = [k for k in group if out[k] is None]
+            if not live:
+                break
+            if len(live) == 1:
+                try:
+                    results = [trainers[live[0]].run_epoch(shard.X, shard.y, shard.sw)]
+                except DivergenceError as exc:
+                    results = [exc]
+            else:
+                results = shared.run_epoch([trainers[k] for k in live], shard.X, shard.y,
+                                           shard.sw)
+            for k, result in zip(live, results):
+                if isinstance(result, DivergenceError):
+                    out[k] = result
+                else:
+                    losses[k] = result.loss
+    for k, tr in enumerate(trainers):
+        if out[k] is None:
+            opt = tr.optimizer
+            out[k] = {"params": opt.params, "state": opt.state, "step_count": opt.step_count,
+                      "n_skipped": opt.n_skipped, "loss": losses[k], "rows": int(shard.n_rows)}
+    return out
