@@ -93,6 +93,9 @@ class DataParallel(BaseEstimator):
         steps, ``optimizer_``); its ``predict`` works on numpy arrays.
     n_rounds_ : rounds completed by the last fit.
     n_chunks_ : chunks trained on (chunks with no rows are dropped).
+
+    :meth:`fit_many` fits a grid of the estimator's configurations in the same
+    rounds (also ``fastgd.fit_many(DataParallel(est), grid, X, y)``).
     """
 
     def __init__(self, estimator, mode="sync", batch_size=None, local_epochs=1, max_rounds=None,
@@ -207,7 +210,9 @@ class DataParallel(BaseEstimator):
         ...).fit(X, y, sample_weight)``, with ``stop_reason_`` on its
         ``estimator_``; a configuration that diverges keeps its last finite
         round (``stop_reason_`` "diverged", a warning) and the others go on.
-        Every configuration is validated before any trains.
+        Every configuration is validated before any trains. ``callback`` and
+        ``verbose`` serve every configuration (a :class:`RoundInfo`'s
+        ``estimator`` is that configuration's DataParallel).
         """
         from sklearn.model_selection import ParameterGrid
         grid = list(ParameterGrid(param_grid))
