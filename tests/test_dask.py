@@ -53,6 +53,13 @@ def classification(n=1500, d=6, seed=0, classes=2):
     return X, y
 
 
+def sparse_classification(n=600, d=8, seed=10):
+    import scipy.sparse as sp
+    X = sp.random(n, d, density=0.4, format="csr", random_state=seed)
+    y = (X @ np.random.default_rng(seed).standard_normal(d) > 0.5).astype(np.float64)
+    return X, y
+
+
 def dask_rows(a, chunks):
     return da.from_array(a, chunks=(chunks,) + a.shape[1:])
 
@@ -248,6 +255,76 @@ def test_mlp_both_modes(healthy):
     np.testing.assert_array_equal(dp.estimator_.optimizer_.params, ref.optimizer_.params)
     with pytest.raises(AttributeError, match="decision_function"):
         dp.decision_function(dask_rows(X, 300))
+
+
+def test_lr_auto_picks_the_single_machine_start(healthy):
+    from sklearn.base import clone
+    rng = np.random.default_rng(11)
+    n = 5000    # more than auto.SAMPLE_ROWS: the curvature sample is drawn from the 5000 rows
+    X = rng.standard_normal((n, 4)) * [1.0, 10.0, 100.0, 0.1] + [5.0, -2.0, 50.0, 0.0]
+    y = X @ [1.0, 0.2, 0.01, 30.0] + 7.0 + rng.standard_normal(n)
+    sw = rng.uniform(0.5, 2.0, n)
+    Xc, yc = classification(n=900, classes=3, seed=12)
+    chunks = (1200, 1, 2000, 1799)
+    kw = dict(lr="auto", batch_size=None, max_epochs=4, tol=None, random_state=0)
+    cases = [(fastgd.LinearRegression(optimizer="sgd", **kw), X, y, sw),       # curvature rate
+             # std of y; no intercept: s alone (Adam's first steps turn the rounding of a
+             # zero gradient, the intercept's at the best constant, into steps of lr)
+             (fastgd.LinearRegression(optimizer="adam", fit_intercept=False, **kw), X, y, None),
+             (fastgd.LogisticRegression(optimizer="sgd", **kw), Xc, yc, None),  # softmax start
+             # sparse: mu = 0, s = 1, the curvature sample gathered from CSR chunks
+             (fastgd.LogisticRegression(optimizer="sgd", **kw), *sparse_classification(), None)]
+    for est, A, b, weights in cases:
+        ref = clone(est).fit(A, b, sample_weight=weights)
+        c = chunks if A.shape[0] == n else 300
+        Ad = (da.from_array(A, chunks=(c, A.shape[1]), asarray=False) if hasattr(A, "tocsr")
+              else dask_rows(A, c))
+        dp = DataParallel(est, mode="sync").fit(
+            Ad, dask_rows(b, c),
+            sample_weight=None if weights is None else dask_rows(weights, c))
+        got = dp.estimator_
+        assert got.optimizer_.lr == pytest.approx(ref.optimizer_.lr, rel=1e-10)
+        np.testing.assert_allclose(got.x_mean_, ref.x_mean_, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(got.x_scale_, ref.x_scale_, rtol=1e-10)
+        np.testing.assert_allclose(got.coef_, ref.coef_, rtol=1e-9, atol=1e-10)
+        np.testing.assert_allclose(got.intercept_, ref.intercept_, rtol=1e-9, atol=1e-10)
+        np.testing.assert_allclose(got.loss_curve_, ref.loss_curve_, rtol=1e-9)
+
+
+def test_fit_many_equals_each_configuration_alone(healthy):
+    from sklearn.model_selection import ParameterGrid
+    X, y = classification(n=900, seed=13)
+    Xd, yd = dask_rows(X, (400, 1, 499)), dask_rows(y, (400, 1, 499))
+    cases = [  # a diverging configuration leaves the rounds, the others go on
+        ("sync", logistic(max_epochs=4), {"optimizer": ["sgd", "adam"], "lr": [0.05, 1e300]}),
+        # configurations leave after 2 or 4 rounds; one pass of each chunk per round for all
+        ("local", logistic(batch_size=32, shuffle=True), {"lr": [0.05, 0.01], "max_epochs": [2, 4]}),
+    ]
+    for mode, est, grid in cases:
+        dp = DataParallel(est, mode=mode)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            many = fastgd.fit_many(dp, grid, Xd, yd) if mode == "sync" else \
+                dp.fit_many(grid, Xd, yd)
+        params = list(ParameterGrid(grid))
+        assert len(many) == len(params) and not hasattr(dp, "estimator_")
+        for p, got in zip(params, many):
+            assert got.estimator.get_params()["lr"] == p["lr"]
+            alone = DataParallel(logistic(**{**est.get_params(), **p}), mode=mode)
+            if p["lr"] == 1e300:
+                with pytest.raises(DivergenceError):
+                    alone.fit(Xd, yd)
+                assert got.estimator_.stop_reason_ == "diverged"
+            else:
+                alone.fit(Xd, yd)
+                assert got.estimator_.stop_reason_ == alone.estimator_.stop_reason_
+                assert got.estimator_.t_ == alone.estimator_.t_
+                assert got.loss_curve_ == alone.loss_curve_
+            assert got.n_rounds_ == alone.n_rounds_
+            np.testing.assert_array_equal(got.coef_, alone.coef_)
+        assert sum("diverged" in str(w.message) for w in caught) == (2 if mode == "sync" else 0)
+    with pytest.raises(ValueError, match="class_weight may not vary"):
+        DataParallel(logistic()).fit_many({"class_weight": [None, "balanced"]}, Xd, yd)
 
 
 # -- chunks: unknown sizes, empty chunks ----------------------------------------------------------
@@ -466,10 +543,64 @@ def test_no_warning_noise(healthy):
         DataParallel(logistic(max_epochs=2)).fit(dask_rows(X, 100), dask_rows(y, 100))
 
 
-def test_sparse_chunks_are_refused_before_any_work():
+# -- scipy.sparse chunks ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sparse_chunks_fit_as_the_dense_chunks(healthy, dtype):
     import scipy.sparse as sp
-    from fastgd.dask._data import check_X
-    X = da.from_array(sp.random(100, 5, density=0.3, format="csr", random_state=0),
-                      chunks=(50, 5), asarray=False)
-    with pytest.raises(TypeError, match="scipy.sparse chunks"):
-        check_X(X)
+    Xs, y = sparse_classification()
+    Xs = Xs.astype(dtype)
+    tol = dict(rtol=1e-9, atol=1e-12) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-6)
+    chunks = (250, 1, 349)
+    Xsd = da.from_array(Xs, chunks=(chunks, 8), asarray=False)   # CSR chunks
+    Xdd = dask_rows(Xs.toarray(), chunks)
+    yd = dask_rows(y, chunks)
+    for mode, kw in [("sync", dict(batch_size=None)), ("local", dict(batch_size=32))]:
+        est = logistic(max_epochs=4, **kw)
+        a = DataParallel(est, mode=mode).fit(Xsd, yd)
+        b = DataParallel(est, mode=mode).fit(Xdd, yd)
+        assert a.coef_.dtype == dtype
+        np.testing.assert_allclose(a.coef_, b.coef_, **tol)
+        np.testing.assert_allclose(a.intercept_, b.intercept_, **tol)
+        np.testing.assert_allclose(a.decision_function(Xsd).compute(),
+                                   b.decision_function(Xdd).compute(), **tol)
+        assert a.score(Xsd, yd) == b.score(Xdd, yd)
+    if dtype == np.float32:
+        return
+    # CSC chunks, two column chunks, shuffled mini-batches of the synchronous mode
+    Xcsc = dask_rows(Xs.toarray(), chunks).rechunk({1: 4}).map_blocks(
+        sp.csc_matrix, meta=sp.csc_matrix((0, 0), dtype=dtype))
+    est = logistic(max_epochs=3, shuffle=True)
+    a = DataParallel(est, mode="sync", batch_size=100).fit(Xcsc, yd)
+    b = DataParallel(est, mode="sync", batch_size=100).fit(Xdd, yd)
+    np.testing.assert_allclose(a.coef_, b.coef_, **tol)
+    np.testing.assert_array_equal(a.predict(Xcsc).compute(), b.predict(Xdd).compute())
+
+
+def test_sparse_bad_chunks_are_named(healthy):
+    import dask
+    import scipy.sparse as sp
+    Xs, y = sparse_classification(n=300)
+    yd = dask_rows(y, 100)
+
+    def broken(kind):
+        X = Xs[100:200].copy()
+        if kind == "nan":
+            X.data[5] = np.nan
+        else:
+            X.indices[7] = 50
+        return X
+
+    for kind, match in [("nan", r"X.data\[5\] = nan is not finite .*X chunk 1"),
+                        ("index", r"X.indices\[7\] = 50 is out of range for 8 columns .*"
+                                  r"X chunk 1")]:
+        bad = da.from_delayed(dask.delayed(broken)(kind), (100, 8), np.float64,
+                              meta=sp.csr_matrix((0, 0)))
+        Xd = da.concatenate([da.from_array(Xs[:100], chunks=(100, 8), asarray=False), bad,
+                             da.from_array(Xs[200:], chunks=(100, 8), asarray=False)])
+        with pytest.raises(ValueError, match=match):
+            DataParallel(logistic()).fit(Xd, yd)
+    assert np.isfinite(Xs.data).all() and Xs.indices.max() < 8   # the caller's X, unchanged
+    with pytest.raises(TypeError, match="MLPClassifier takes a dense X only"):
+        DataParallel(fastgd.MLPClassifier()).fit(
+            da.from_array(Xs, chunks=(100, 8), asarray=False), yd)

@@ -7,6 +7,8 @@ first task per chunk reports a few facts (rows, finiteness, labels, weight
 sum); the client checks them all before anything is trained, then a second
 task per chunk builds the :class:`~fastgd.dask._worker.Shard` the kernels
 take. Chunks with no rows (boolean indexing makes them) are dropped.
+scipy.sparse chunks become CSR on their workers and are validated there by
+:func:`fastgd.sparse.as_csr`, as a sparse X on one machine is.
 """
 
 import math
@@ -41,8 +43,17 @@ def _known(chunks):
     return not any(math.isnan(c) for c in chunks)
 
 
+def has_sparse_chunks(X):
+    """True when the dask array X holds scipy.sparse chunks (its ``_meta`` is sparse)."""
+    return hasattr(getattr(X, "_meta", None), "tocsr")
+
+
 def check_X(X, name="X"):
-    """X as a 2-D dask array with one column chunk, and the float dtype it is trained in."""
+    """X as a 2-D dask array with one column chunk, and the float dtype it is trained in.
+
+    Its chunks may be numpy arrays or scipy.sparse matrices (any format:
+    converted to CSR on the workers, once per chunk).
+    """
     da, _ = require_dask()
     if not isinstance(X, da.Array):
         raise TypeError(f"{name} must be a dask.array.Array (for in-memory data call the "
@@ -50,14 +61,13 @@ def check_X(X, name="X"):
     if X.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_samples, n_features), got {X.ndim}-D with "
                          f"shape {X.shape}")
-    if hasattr(getattr(X, "_meta", None), "tocsr"):
-        raise TypeError(f"{name} has scipy.sparse chunks, which DataParallel does not take yet: "
-                        f"fit a sparse X on one machine (the estimators take scipy.sparse)")
     if X.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
     if X.shape[1] < 1:
         raise ValueError(f"{name} has 0 features: at least 1 is required")
     dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    if dtype != X.dtype and has_sparse_chunks(X):   # integer sparse chunks, for predict too
+        X = X.astype(dtype)
     if X.numblocks[1] > 1:  # the kernels take whole rows: one chunk across the columns
         X = X.rechunk({1: -1})
     return X, np.dtype(dtype)
@@ -105,6 +115,7 @@ class Prepared:
     class_weights: object = None  # the weight of each class (class_weight), or None
     y_min: float = None           # a regressor's smallest target
     y_mean: float = None          # ... and its (weighted) mean
+    sparse: bool = False          # scipy.sparse chunks
 
     @property
     def n_samples(self):
@@ -161,7 +172,7 @@ def prepare(client, X, y, sample_weight, classifier, key, class_weight=None):
                       / math.fsum(info["sw_sum"] for info in full))
     return Prepared([raws[b] for b in keep], [infos[b]["rows"] for b in keep],
                     infos[keep[0]]["cols"], dtype, classes, sw_scale, class_weights, y_min,
-                    y_mean)
+                    y_mean, has_sparse_chunks(X))
 
 
 def _class_weights(infos, classes, class_weight):
@@ -196,6 +207,9 @@ def _check_infos(infos, classifier, weighted):
         if weighted and info["sw_rows"] != info["rows"]:
             raise ValueError(f"chunk {b}: X has {info['rows']} rows but sample_weight has "
                              f"{info['sw_rows']}")
+        if info["x_error"] is not None:
+            raise ValueError(f"{info['x_error']} (X chunk {b}; rows counted from the chunk's "
+                             f"first)")
         if not info["x_finite"]:
             raise ValueError(f"Input X contains NaN or infinity (chunk {b}).")
         if not classifier:
@@ -239,9 +253,10 @@ def release(futures):
     futures.clear()
 
 
-def make_shards(client, prepared, job, key):
-    """Futures of the :class:`~fastgd.dask._worker.Shard` of each chunk (built where it lives)."""
-    return [client.submit(_worker.make_shard, r, job, prepared.classes, prepared.sw_scale,
+def make_shards(client, prepared, estimator, key):
+    """Futures of the :class:`~fastgd.dask._worker.Shard` of each chunk (built where it lives,
+    its targets encoded by ``estimator``)."""
+    return [client.submit(_worker.make_shard, r, estimator, prepared.classes, prepared.sw_scale,
                           prepared.class_weights,
                           key=f"{key}-shard-{b}")
             for b, r in enumerate(prepared.raws)]

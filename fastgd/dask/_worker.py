@@ -16,19 +16,31 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..sparse import CSR, as_csr, is_sparse
+
 
 @dataclass
 class Shard:
     """One chunk of the training data, as the kernels take it.
 
-    ``X``: C-contiguous, writeable float32/float64 (rows of the chunk);
-    ``y``: targets encoded for the objective, in X's dtype; ``sw``: sample
-    weights scaled to a global mean of 1, in X's dtype (empty: unit weights).
+    ``X``: C-contiguous, writeable float32/float64 (rows of the chunk), or
+    the chunk's :data:`fastgd.sparse.CSR` (validated) for scipy.sparse
+    chunks; ``y``: targets encoded for the objective, in X's dtype; ``sw``:
+    sample weights scaled to a global mean of 1, in X's dtype (empty: unit
+    weights).
     """
 
-    X: np.ndarray
+    X: object
     y: np.ndarray
     sw: np.ndarray
+
+    @property
+    def sparse(self):
+        return isinstance(self.X, CSR)
+
+    @property
+    def n_rows(self):
+        return self.X.indptr.size - 1 if self.sparse else self.X.shape[0]
 
 
 @dataclass
@@ -40,7 +52,8 @@ class Job:
     ``optimizer``/``optimizer_params``: the update rule; ``batch_size``: rows
     per step (None: the whole chunk); ``shuffle``: "none" or "full";
     ``seed``: root of every random stream; ``threads``: numba threads per
-    dask thread, by host name.
+    dask thread, by host name; ``standardized``: train in the coordinates of
+    ``lr="auto"`` (:mod:`fastgd.losses.standardize`).
     """
 
     estimator: object
@@ -53,11 +66,26 @@ class Job:
     seed: int
     local_epochs: int = 1
     threads: dict = field(default_factory=dict)
+    standardized: bool = False
 
     def objective(self):
-        """(rows, penalty): the estimator's serial jitted objective pair."""
+        """(rows, penalty): the estimator's serial jitted objective pair (in standardized
+        coordinates after ``lr="auto"``: ``hyper`` then carries mu and s)."""
         rows, _ = self.estimator._objective(self.n_outputs)
+        if self.standardized:
+            from ..losses.standardize import standardized
+            return standardized(rows, self.estimator._penalty)
         return rows, self.estimator._penalty
+
+    def sums(self, sparse):
+        """The parallel sums kernel of the objective's rows, for a dense or a CSR X."""
+        from ..losses._rows import sums_kernel
+        rows, _ = self.objective()
+        if not sparse:
+            return sums_kernel(rows)
+        from ..engine.sparse import sparse_rows_for
+        from ..losses.csr import CSR_LAYOUT
+        return sums_kernel(sparse_rows_for(rows)[1], layout=CSR_LAYOUT)
 
 
 # -- threads -------------------------------------------------------------------------------
@@ -90,22 +118,42 @@ def use_threads(job):
 # -- building shards ---------------------------------------------------------------------------
 
 def raw_block(X, y, sw, dtype):
-    """The chunk's X as a C-contiguous writeable ``dtype`` array, y and sw as numpy arrays."""
-    X = np.asarray(X)
-    if X.dtype != dtype or not X.flags.c_contiguous or not X.flags.writeable:
-        X = np.array(X, dtype=dtype, order="C")
+    """The chunk's X as a C-contiguous writeable ``dtype`` array (a scipy.sparse chunk: as
+    a CSR matrix of ``dtype``, converted once when it is another format or dtype), y and
+    sw as numpy arrays."""
+    if is_sparse(X):
+        if X.format != "csr":
+            X = X.tocsr()
+        if X.dtype != dtype:
+            X = X.astype(dtype)
+    else:
+        X = np.asarray(X)
+        if X.dtype != dtype or not X.flags.c_contiguous or not X.flags.writeable:
+            X = np.array(X, dtype=dtype, order="C")
     y = np.asarray(y)
     sw = None if sw is None else np.asarray(sw)
     return X, y, sw
 
 
 def inspect_block(raw, classifier):
-    """The facts about a chunk the client needs to validate it, without its data."""
+    """The facts about a chunk the client needs to validate it, without its data.
+
+    A sparse chunk is validated by :func:`fastgd.sparse.as_csr` (structure,
+    indices, finite values); ``x_error`` is its message, or None.
+    """
     X, y, sw = raw
     info = {"rows": int(X.shape[0]) if X.ndim == 2 else -1, "ndim": X.ndim,
-            "cols": int(X.shape[1]) if X.ndim == 2 else -1,
-            "x_finite": bool(np.isfinite(X).all()), "y_ndim": y.ndim,
-            "y_rows": int(y.shape[0]) if y.ndim >= 1 else -1}
+            "cols": int(X.shape[1]) if X.ndim == 2 else -1, "x_error": None,
+            "y_ndim": y.ndim, "y_rows": int(y.shape[0]) if y.ndim >= 1 else -1}
+    if is_sparse(X):
+        info["x_finite"] = True
+        if X.shape[0] > 0:
+            try:
+                as_csr(X)
+            except ValueError as exc:
+                info["x_error"] = str(exc)
+    else:
+        info["x_finite"] = bool(np.isfinite(X).all())
     if classifier:
         info["labels"] = np.unique(y) if y.size else y[:0]
         if y.ndim == 1 and (sw is None or (sw.ndim == 1 and sw.shape[0] == y.shape[0])):
@@ -135,22 +183,74 @@ def inspect_block(raw, classifier):
     return info
 
 
-def make_shard(raw, job, classes, sw_scale, class_weights=None):
-    """The chunk as a :class:`Shard`: targets encoded, weights (times the rows' class
-    weights, when given) scaled; X is not copied."""
+def make_shard(raw, est, classes, sw_scale, class_weights=None):
+    """The chunk as a :class:`Shard`: targets encoded (by the estimator ``est``), weights
+    (times the rows' class weights, when given) scaled; X is not copied."""
     X, y, sw = raw
-    est = job.estimator
+    if is_sparse(X):
+        X = as_csr(X)   # validated by inspect_block; no copy of a CSR of X's dtype
     if class_weights is not None:
         row = class_weights[np.searchsorted(classes, y)]
         sw = row if sw is None else sw.astype(np.float64) * row
     if classes is not None:
         y = est._targets_from_index(np.searchsorted(classes, y))
-    y = np.ascontiguousarray(y, dtype=X.dtype)
+    dtype = X.data.dtype if isinstance(X, CSR) else X.dtype
+    y = np.ascontiguousarray(y, dtype=dtype)
     if sw is None:
-        sw = np.empty(0, dtype=X.dtype)
+        sw = np.empty(0, dtype=dtype)
     else:
-        sw = np.ascontiguousarray(sw.astype(np.float64) * sw_scale, dtype=X.dtype)
+        sw = np.ascontiguousarray(sw.astype(np.float64) * sw_scale, dtype=dtype)
     return Shard(X, y, sw)
+
+
+# -- lr="auto": the chunk's part of the statistics (fastgd.dask._auto) ---------------------------
+
+def first_row(shard):
+    """The chunk's first row, float64 (dense chunks): the shift of the feature sums."""
+    return np.asarray(shard.X[0], dtype=np.float64)
+
+
+def _weights(shard):
+    return np.ones(shard.n_rows) if not shard.sw.size else shard.sw.astype(np.float64)
+
+
+def auto_sums(shard, shift, n_classes, block_bytes=1 << 24):
+    """The chunk's sums for ``lr="auto"``: columns of (X - shift) and of its squares (dense
+    X, ``shift`` not None), and of the targets: [sum w, sum w y], or with ``n_classes``
+    (the softmax loss) the summed weights of each class."""
+    from ..losses.standardize import block_sums
+    out = {}
+    if shift is not None:
+        X = shard.X
+        total, squares = np.zeros(shift.size), np.zeros(shift.size)
+        rows = max(1, block_bytes // max(1, shift.size * X.itemsize))
+        for a in range(0, X.shape[0], rows):
+            block_sums(X[a:a + rows], shift, total, squares)
+        out.update(total=total, squares=squares)
+    w = _weights(shard)
+    if n_classes:
+        out["classes"] = np.bincount(shard.y.astype(np.int64), weights=w, minlength=n_classes)
+    out["targets"] = np.array([w.sum(), np.dot(w, shard.y.astype(np.float64))])
+    return out
+
+
+def target_deviation(shard, mean):
+    """sum over the chunk's rows of w (y - mean)^2, float64."""
+    r = shard.y.astype(np.float64) - mean
+    return float(np.dot(_weights(shard), r * r))
+
+
+def sample_block(shard, rows):
+    """The chunk's rows ``rows`` (sorted) as float64 dense rows, and their weights."""
+    if shard.sparse:
+        import scipy.sparse as sp
+        from ..sparse import take_rows
+        xb, _, _ = take_rows(shard.X, shard.y, shard.sw, rows.astype(np.int64))
+        Z = sp.csr_matrix((xb.data, xb.indices, xb.indptr),
+                          shape=(rows.size, xb.n_cols)).toarray()
+    else:
+        Z = shard.X[rows]
+    return np.asarray(Z, dtype=np.float64), _weights(shard)[rows]
 
 
 # -- synchronous mode: one chunk's part of one step's gradient ----------------------------------
@@ -194,43 +294,57 @@ def chunk_gradient(shard, job, w, epoch, step, n_steps, block):
     worker computed which chunk.
     """
     from ..engine._threads import guard
-    from ..engine.data import gather_rows
-    from ..losses._rows import sums_kernel
 
     use_threads(job)
     X, y, sw = shard.X, shard.y, shard.sw
-    n = X.shape[0]
+    n = shard.n_rows
     lo, hi = (0, n) if n_steps == 1 else step_rows(n, n_steps, step)
     acc = np.zeros(w.size)
     if hi <= lo:
         return 0.0, acc, 0
     order = None if n_steps == 1 else _cached_permutation(job, epoch, block, n)
     if order is None:  # stored order: the step's rows are a view
-        X, y = X[lo:hi], y[lo:hi]
-        sw = sw[lo:hi] if sw.size else sw
+        X = CSR(X.data, X.indices, X.indptr[lo:hi + 1], X.n_cols) if shard.sparse else X[lo:hi]
+        y, sw = y[lo:hi], (sw[lo:hi] if sw.size else sw)
     else:  # the step's rows of the chunk's permutation, gathered
-        idx = order[lo:hi]
-        xb, yb = np.empty((idx.size, X.shape[1]), dtype=X.dtype), np.empty(idx.size, y.dtype)
-        sb = np.empty(idx.size if sw.size else 0, dtype=X.dtype)
-        gather_rows(X, y, sw, idx, xb, yb, sb)
-        X, y, sw = xb, yb, sb
-    rows, _ = job.objective()
+        X, y, sw = _take_rows(shard, order[lo:hi])
     with guard():
-        loss_sum = sums_kernel(rows)(w, X, y, sw, job.hyper, acc)
+        loss_sum = job.sums(shard.sparse)(w, X, y, sw, job.hyper, acc)
     return float(loss_sum), acc, hi - lo
+
+
+def _take_rows(shard, idx):
+    """(X, y, sw) of the chunk's rows ``idx``, copied: a dense block or a CSR one."""
+    X, y, sw = shard.X, shard.y, shard.sw
+    if shard.sparse:
+        from ..sparse import take_rows
+        return take_rows(X, y, sw, idx)
+    from ..engine.data import gather_rows
+    xb, yb = np.empty((idx.size, X.shape[1]), dtype=X.dtype), np.empty(idx.size, y.dtype)
+    sb = np.empty(idx.size if sw.size else 0, dtype=X.dtype)
+    gather_rows(X, y, sw, idx, xb, yb, sb)
+    return xb, yb, sb
 
 
 # -- one task per worker thread: a group of chunks ------------------------------------------------
 
-def run_group(kind, shards, blocks, job, *args):
-    """Run ``kind`` ("gradient" or "local") on each of a worker's chunks, in the given order.
+def run_group(kind, shards, blocks, jobs, per_fit, *shared):
+    """Run ``kind`` ("gradient" or "local") on each of a worker's chunks, in the given order,
+    for each fit of ``jobs`` (several: the configurations of a grid, :meth:`DataParallel.
+    fit_many`); ``per_fit[k]`` holds the arguments of fit k, ``shared`` those of all.
 
-    One task per dask thread and round instead of one per chunk: a task costs
-    a few milliseconds of scheduling, more than a 100,000-row chunk's gradient.
-    Returns (the worker's address, one result per chunk).
+    One task per dask thread and round instead of one per chunk and fit: a task costs
+    a few milliseconds of scheduling, more than a 100,000-row chunk's gradient, and the
+    fits read each chunk while it is in cache. Returns (the worker's address, per chunk
+    the list of the fits' results).
     """
-    func = chunk_gradient if kind == "gradient" else local_epochs
-    results = [func(shard, job, *args, block) for shard, block in zip(shards, blocks)]
+    if kind == "gradient":
+        results = [[chunk_gradient(shard, job, *args, *shared, block)
+                    for job, args in zip(jobs, per_fit)]
+                   for shard, block in zip(shards, blocks)]
+    else:
+        results = [local_epochs(shard, jobs, per_fit, block)
+                   for shard, block in zip(shards, blocks)]
     try:
         from distributed import get_worker
         address = get_worker().address
@@ -241,26 +355,69 @@ def run_group(kind, shards, blocks, job, *args):
 
 # -- local mode: local epochs of the fused engine on one chunk ------------------------------------
 
-def local_epochs(shard, job, w, state_dict, round_index, block):
-    """``job.local_epochs`` epochs of fastgd's engine on the chunk, from (w, optimizer state).
+def _same_walk(jobs, per_fit):
+    """True when the fits' epochs visit the chunk's rows alike (batches, order, stream)."""
+    first, index = jobs[0], per_fit[0][2]
+    return all((j.batch_size, j.shuffle, j.seed, j.local_epochs) ==
+               (first.batch_size, first.shuffle, first.seed, first.local_epochs)
+               and args[2] == index for j, args in zip(jobs, per_fit))
 
-    Returns the chunk's parameters, its optimizer state, step count and
-    skipped-step count after the epochs, the mean objective of its last
-    epoch, and its number of rows.
+
+def local_epochs(shard, jobs, per_fit, block):
+    """``job.local_epochs`` epochs of fastgd's engine on the chunk for each fit of ``jobs``,
+    from its (w, optimizer state, round index) in ``per_fit``.
+
+    Returns per fit the chunk's parameters, its optimizer state, step count and
+    skipped-step count after the epochs, the mean objective of its last epoch, and
+    its number of rows; or the :class:`fastgd.engine.DivergenceError` of a fit whose
+    loss or parameters stopped being finite. Fits that walk the rows alike train
+    together, each block of the chunk gathered once (:class:`fastgd.engine.many.
+    SharedPass`: the same bits as alone).
     """
-    from ..engine import Trainer
+    from ..engine import DivergenceError, Trainer
+    from ..engine.many import SharedPass
     from ..optim import OPTIMIZERS
 
-    use_threads(job)
-    params = np.array(w, copy=True)
-    opt = OPTIMIZERS[job.optimizer](params, lr=state_dict["hyperparams"]["lr"],
-                                    **job.optimizer_params)
-    opt.load_state_dict(state_dict)
-    rows, penalty = job.objective()
-    rng = np.random.default_rng([job.seed, round_index, block])
-    trainer = Trainer(rows, job.hyper, opt, job.batch_size, job.shuffle, rng, penalty=penalty)
-    loss = float("nan")
-    for _ in range(job.local_epochs):
-        loss = trainer.run_epoch(shard.X, shard.y, shard.sw).loss
-    return {"params": opt.params, "state": opt.state, "step_count": opt.step_count,
-            "n_skipped": opt.n_skipped, "loss": loss, "rows": int(shard.X.shape[0])}
+    use_threads(jobs[0])
+    trainers = []
+    for job, (w, state_dict, round_index) in zip(jobs, per_fit):
+        params = np.array(w, copy=True)
+        opt = OPTIMIZERS[job.optimizer](params, lr=state_dict["hyperparams"]["lr"],
+                                        **job.optimizer_params)
+        opt.load_state_dict(state_dict)
+        rows, penalty = job.objective()
+        rng = np.random.default_rng([job.seed, round_index, block])
+        trainers.append(Trainer(rows, job.hyper, opt, job.batch_size, job.shuffle, rng,
+                                penalty=penalty,
+                                sparse_updates=getattr(job.estimator, "sparse_updates", "auto")))
+    out = [None] * len(jobs)
+    losses = [float("nan")] * len(jobs)
+    if len(jobs) > 1 and not shard.sparse and _same_walk(jobs, per_fit):
+        groups = [list(range(len(jobs)))]
+    else:
+        groups = [[k] for k in range(len(jobs))]
+    shared = SharedPass()
+    for group in groups:
+        for _ in range(jobs[group[0]].local_epochs):
+            live = [k for k in group if out[k] is None]
+            if not live:
+                break
+            if len(live) == 1:
+                try:
+                    results = [trainers[live[0]].run_epoch(shard.X, shard.y, shard.sw)]
+                except DivergenceError as exc:
+                    results = [exc]
+            else:
+                results = shared.run_epoch([trainers[k] for k in live], shard.X, shard.y,
+                                           shard.sw)
+            for k, result in zip(live, results):
+                if isinstance(result, DivergenceError):
+                    out[k] = result
+                else:
+                    losses[k] = result.loss
+    for k, tr in enumerate(trainers):
+        if out[k] is None:
+            opt = tr.optimizer
+            out[k] = {"params": opt.params, "state": opt.state, "step_count": opt.step_count,
+                      "n_skipped": opt.n_skipped, "loss": losses[k], "rows": int(shard.n_rows)}
+    return out

@@ -7,6 +7,7 @@ import copy
 import math
 import time
 import uuid
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,9 +15,10 @@ from sklearn.base import BaseEstimator, clone, is_classifier
 from sklearn.utils.validation import check_is_fitted
 
 from ..engine import DivergenceError
-from ..engine.loop import EpochLoop, Outcome
+from ..engine.loop import EpochLoop, Outcome, run_together
 
 from .._validation import check_int
+from ..models import auto
 from . import _data, _worker
 
 MODES = ("sync", "local")
@@ -53,7 +55,8 @@ class DataParallel(BaseEstimator):
     Parameters
     ----------
     estimator : fastgd.LinearRegression, LogisticRegression, LinearSVC, MLPRegressor or MLPClassifier
-        The model and its training settings (``optimizer``, ``lr``,
+        The model and its training settings (``optimizer``, ``lr`` (``"auto"``
+        too: its statistics are reduced over the chunks, see :mod:`fastgd.dask._auto`),
         ``alpha``, ``l1_ratio``, ``tol``, ``n_iter_no_change``,
         ``random_state``, ``warm_start``; ``batch_size`` and ``shuffle`` for
         mode "local"). Cloned at fit; the fitted copy is ``estimator_``.
@@ -90,6 +93,9 @@ class DataParallel(BaseEstimator):
         steps, ``optimizer_``); its ``predict`` works on numpy arrays.
     n_rounds_ : rounds completed by the last fit.
     n_chunks_ : chunks trained on (chunks with no rows are dropped).
+
+    :meth:`fit_many` fits a grid of the estimator's configurations in the same
+    rounds (also ``fastgd.fit_many(DataParallel(est), grid, X, y)``).
     """
 
     def __init__(self, estimator, mode="sync", batch_size=None, local_epochs=1, max_rounds=None,
@@ -134,9 +140,6 @@ class DataParallel(BaseEstimator):
         if params["early_stopping"]:
             raise ValueError("estimator.early_stopping is not supported by DataParallel: hold out "
                              "a validation set yourself and score it in a callback")
-        if params["lr"] == "auto":
-            raise ValueError("estimator.lr='auto' is not supported by DataParallel yet: fit a "
-                             "sample on one machine with lr='auto' and pass its optimizer_.lr")
         if getattr(est, "average", False):
             raise ValueError("estimator.average is not supported by DataParallel (its rounds "
                              "average the chunks' parameters, not the iterates): set "
@@ -166,45 +169,106 @@ class DataParallel(BaseEstimator):
     def fit(self, X, y, sample_weight=None):
         """Fit on dask arrays X (n x d) and y (n,) (optional per-row ``sample_weight``).
 
+        X's chunks are numpy arrays, or scipy.sparse matrices for the linear
+        models (validated on their workers as :func:`fastgd.sparse.as_csr`
+        validates a sparse X; the errors name the chunk).
+
         y and sample_weight may also be in-memory arrays when X's chunk sizes
         are known. Every check runs before training; a failure in a round
         raises :class:`DaskFitError` (or :class:`fastgd.DivergenceError`) and
         leaves ``estimator_`` with the parameters of the last completed round.
         """
-        params, batch, local_epochs, rounds, threads = self._checked()
+        checked = self._checked()
         client = self._get_client()
-        _, distributed = _data.require_dask()
+        self._check_sparse(X)
         # warm start: from this wrapper's last fit, else from a fitted estimator passed in
         previous = getattr(self, "estimator_", self.estimator)
-        if params["warm_start"] and hasattr(previous, "_optimizer"):
+        if checked[0]["warm_start"] and hasattr(previous, "_optimizer"):
             est = copy.deepcopy(previous)  # the hooks find the old parameters on it
             est.set_params(**self.estimator.get_params(deep=False))
         else:
             est = clone(self.estimator)
+        self._train(client, [_Config(self, est, checked)], X, y, sample_weight)
+        return self
+
+    def fit_many(self, param_grid, X, y, sample_weight=None):
+        """Fit every configuration of ``param_grid`` of the estimator, all in the same rounds.
+
+        ``param_grid``: a dict or list of dicts of the estimator's arguments, as
+        scikit-learn's ``ParameterGrid`` takes them (``{"lr": [0.1, 0.01],
+        "alpha": [1e-4, 1e-2]}``); ``class_weight`` may not vary (it sets the
+        shards' weights). The data is checked and its shards built once; each
+        round is one task per worker thread for all the configurations (a
+        step's gradients in mode "sync", the local epochs in mode "local",
+        where configurations that walk a chunk's rows alike train in one pass
+        over it: :class:`fastgd.engine.many.SharedPass`). Each configuration
+        keeps its own update rule, schedule, stopping rule and round count; one
+        that stops leaves the rounds.
+
+        Returns a list of fitted DataParallel, in ``ParameterGrid`` order, each
+        equal bit for bit to ``DataParallel(clone(estimator).set_params(**params),
+        ...).fit(X, y, sample_weight)``, with ``stop_reason_`` on its
+        ``estimator_``; a configuration that diverges keeps its last finite
+        round (``stop_reason_`` "diverged", a warning) and the others go on.
+        Every configuration is validated before any trains. ``callback`` and
+        ``verbose`` serve every configuration (a :class:`RoundInfo`'s
+        ``estimator`` is that configuration's DataParallel).
+        """
+        from sklearn.model_selection import ParameterGrid
+        grid = list(ParameterGrid(param_grid))
+        if any("class_weight" in params for params in grid):
+            raise ValueError("param_grid: class_weight may not vary in DataParallel.fit_many "
+                             "(it sets the weights of the shards): fit one grid per class_weight")
+        configs = []
+        for params in grid:
+            # the same client and callback: clone() would deep-copy them
+            dp = DataParallel(**dict(self.get_params(deep=False),
+                                     estimator=clone(self.estimator).set_params(**params)))
+            configs.append(_Config(dp, clone(dp.estimator), dp._checked()))
+        client = self._get_client()
+        self._check_sparse(X)
+        if configs:
+            self._train(client, configs, X, y, sample_weight)
+        return [c.dp for c in configs]
+
+    def _check_sparse(self, X):
+        if _data.has_sparse_chunks(X) and not self.estimator._accepts_sparse:
+            raise TypeError(f"{type(self.estimator).__name__} takes a dense X only; X has "
+                            f"scipy.sparse chunks: densify them (X.map_blocks(lambda b: "
+                            f"b.toarray())) or use a linear model")
+
+    def _train(self, client, configs, X, y, sample_weight):
+        """Check the data, build the shards once, start and run every configuration."""
+        _, distributed = _data.require_dask()
         key = f"fastgd-{uuid.uuid4().hex[:10]}"
-        classifier = is_classifier(est)
-        prepared = _data.prepare(client, X, y, sample_weight, classifier, key,
-                                 getattr(est, "class_weight", None))
+        first = configs[0].est
+        prepared = _data.prepare(client, X, y, sample_weight, is_classifier(first), key,
+                                 getattr(first, "class_weight", None))
         shards = []
         try:
-            job = self._start(est, params, prepared, batch, local_epochs, client, threads)
-            shards = _data.make_shards(client, prepared, job, key)
+            shipped = [c.dp._setup(c.est, prepared) for c in configs]
+            shards = _data.make_shards(client, prepared, shipped[0], key)
             distributed.wait(shards)
             # the shards hold the data now; Dask keeps the raw chunks' lineage to recompute
             # a shard whose worker is lost
             _data.release(prepared.raws)
-            self.n_chunks_ = len(shards)
-            self.n_rounds_ = 0
-            self.estimator_ = est
-            run = self._run_sync if self.mode == "sync" else self._run_local
-            run(client, shards, prepared, job, params, rounds, key)
+            fits = []
+            for c, ship in zip(configs, shipped):
+                params, batch, local_epochs, rounds, threads = c.checked
+                job = c.dp._start(c.est, ship, params, prepared, shards, batch, local_epochs,
+                                  client, threads, key)
+                c.dp.n_chunks_, c.dp.n_rounds_, c.dp.estimator_ = len(shards), 0, c.est
+                fits.append(_Fit(c.dp, c.est, job, params, rounds))
+            one_round = self._sync_round if self.mode == "sync" else self._local_round
+            self._rounds(_Placement(client, shards), prepared, fits, one_round, key,
+                         many=len(configs) > 1)
         finally:
             _data.release(shards)
             _data.release(prepared.raws)
-        return self
 
-    def _start(self, est, params, prepared, batch, local_epochs, client, threads):
-        """Set up the clone: classes, optimizer, counters; returns the :class:`Job`."""
+    def _setup(self, est, prepared):
+        """The clone's classes and features from the checked data; returns the unfitted
+        clone the workers read (settings, features, classes)."""
         if prepared.classes is not None:
             labels = prepared.classes
             if labels.size < 2:
@@ -219,119 +283,157 @@ class DataParallel(BaseEstimator):
                 raise ValueError(f"PoissonRegressor: y must be >= 0 (counts or rates), got a "
                                  f"minimum of {prepared.y_min!r}")
             est._start_intercept = math.log(prepared.y_mean) if prepared.y_mean > 0 else 0.0
-        n_outputs = est._n_outputs()
-        proxy = np.empty((0, prepared.n_features), dtype=prepared.dtype)
-        optimizer, rng = est._new_optimizer(params, proxy, n_outputs, params["random_state"])
-        _, hyper = est._hyper(params, n_outputs)  # the workers take rows from the estimator
-        shuffle = est._shuffle_mode(params, proxy)
-        est.__dict__.update(_optimizer=optimizer, _rng=rng, n_iter_=0, t_=0, loss_curve_=[],
-                            _params=params, validation_scores_=None, best_validation_score_=None,
-                            best_loss_=np.inf, x_mean_=None, x_scale_=None)
-        est._store_params(optimizer.eval_params())
-        shipped = clone(est)  # what the hooks on the workers read: settings, features, classes
+        shipped = clone(est)
         shipped.n_features_in_ = est.n_features_in_
         if prepared.classes is not None:
             shipped.classes_ = est.classes_
+        return shipped
+
+    def _start(self, est, shipped, params, prepared, shards, batch, local_epochs, client,
+               threads, key):
+        """Set up the clone: ``lr="auto"``'s start, optimizer, counters; returns the
+        :class:`Job`."""
+        n_outputs = est._n_outputs()
+        proxy = np.empty((0, prepared.n_features), dtype=prepared.dtype)
+        rng = params["random_state"]
+        start = None
+        if params["lr"] == "auto":   # the statistics by map-reduce (fastgd.dask._auto)
+            from ._auto import OnCluster
+            data = OnCluster(client, shards, prepared, key, est._auto_loss(n_outputs), n_outputs)
+            steps = dict(params, batch_size=params["batch_size"] if self.mode == "local" else batch)
+            start = est._auto_start_from(data, steps, n_outputs, rng)
+        optimizer, rng = est._new_optimizer(params, proxy, n_outputs, rng, start)
+        shuffle = est._shuffle_mode(params, proxy)
+        est.__dict__.update(_optimizer=optimizer, _rng=rng, n_iter_=0, t_=0, loss_curve_=[],
+                            _params=params, validation_scores_=None, best_validation_score_=None,
+                            best_loss_=np.inf, x_mean_=None if start is None else start.mean,
+                            x_scale_=None if start is None else start.scale)
+        # the workers take rows (standardized after lr="auto") from the shipped estimator
+        _, hyper, _ = est._training_objective(params, n_outputs)
+        est._store_params(est._data_params())
         return _worker.Job(
             estimator=shipped, n_outputs=n_outputs, hyper=hyper,
             optimizer=params["optimizer"], optimizer_params=params["optimizer_params"],
             batch_size=params["batch_size"] if self.mode == "local" else batch,
             shuffle="none" if shuffle == "none" else "full", seed=int(rng.integers(2**63)),
-            local_epochs=local_epochs, threads=_thread_plan(client, threads))
+            local_epochs=local_epochs, threads=_thread_plan(client, threads),
+            standardized=not auto.is_identity(est.x_mean_, est.x_scale_))
 
     # -- the two modes ------------------------------------------------------------------------------
 
-    def _run_sync(self, client, shards, prepared, job, params, rounds, key):
+    def _sync_round(self, placement, prepared, fits, key, r):
+        """One round of mode "sync" for the ``fits``: per fit (loss, steps) or its
+        DivergenceError."""
         from ..losses._rows import scale
-        est = self.estimator_
-        opt = est._optimizer
         n = prepared.n_samples
-        steps = 1 if job.batch_size is None else max(1, math.ceil(n / job.batch_size))
-        penalty = est._penalty
-
-        placement = _Placement(client, shards)
-
-        def one_round(r):
-            epoch = est.n_iter_
-            total = 0.0
-            done = 0
-            for s in range(steps):
-                w = opt.params.copy()
-                parts = self._round_trip(placement, "gradient", job, f"{key}-grad-{r}-{s}", r,
-                                         w, epoch, s, steps)
-                m = sum(p[2] for p in parts)
+        batch = fits[0].job.batch_size
+        steps = 1 if batch is None else max(1, math.ceil(n / batch))
+        epochs = [f.est.n_iter_ for f in fits]
+        out = [[0.0, 0] for _ in fits]
+        for s in range(steps):
+            live = [k for k, f in enumerate(fits) if isinstance(out[k], list)]
+            if not live:
+                break
+            ws = [fits[k].opt.params.copy() for k in live]
+            parts = self._round_trip(placement, "gradient", [fits[k].job for k in live],
+                                     f"{key}-grad-{r}-{s}", r,
+                                     [(w, epochs[k]) for w, k in zip(ws, live)], s, steps)
+            for i, k in enumerate(live):
+                f = fits[k]
+                m = sum(p[i][2] for p in parts)
                 if m == 0:
                     continue
-                g64 = np.zeros(w.size)
+                g64 = np.zeros(ws[i].size)
                 loss_sum = 0.0
-                for part_loss, part_grad, _ in parts:  # chunk order: same bits on any cluster
-                    loss_sum += part_loss
-                    g64 += part_grad
-                f = scale(g64, loss_sum, m) + penalty(opt.params, job.hyper, g64)
-                if not math.isfinite(f):
-                    raise DivergenceError("the loss became NaN or inf")
-                total += f * m
-                before = opt.step_count
-                opt.step(g64.astype(opt.params.dtype))
-                done += opt.step_count - before
-            return total / n, done
+                for part in parts:  # chunk order: same bits on any cluster
+                    loss_sum += part[i][0]
+                    g64 += part[i][1]
+                value = scale(g64, loss_sum, m) + f.penalty(f.opt.params, f.job.hyper, g64)
+                if not math.isfinite(value):
+                    out[k] = DivergenceError("the loss became NaN or inf")
+                    continue
+                out[k][0] += value * m
+                before = f.opt.step_count
+                f.opt.step(g64.astype(f.opt.params.dtype))
+                out[k][1] += f.opt.step_count - before
+        return [o if isinstance(o, DivergenceError) else (o[0] / n, o[1]) for o in out]
 
-        self._rounds(one_round, rounds, params, 1)
-
-    def _run_local(self, client, shards, prepared, job, params, rounds, key):
-        est = self.estimator_
-        opt = est._optimizer
+    def _local_round(self, placement, prepared, fits, key, r):
+        """One round of mode "local" for the ``fits``: per fit (loss, steps) or its
+        DivergenceError."""
         weights = np.array(prepared.rows, dtype=np.float64) / prepared.n_samples
-        placement = _Placement(client, shards)
+        # epochs so far: the chunks' random streams never repeat
+        per_fit = [(f.opt.params.copy(), f.opt.state_dict(), f.est.n_iter_) for f in fits]
+        parts = self._round_trip(placement, "local", [f.job for f in fits], f"{key}-local-{r}",
+                                 r, per_fit)
+        out = []
+        for k, f in enumerate(fits):
+            mine = [p[k] for p in parts]
+            failed = next((p for p in mine if isinstance(p, DivergenceError)), None)
+            if failed is not None:
+                out.append(DivergenceError(str(failed)))
+                continue
+            before = f.opt.step_count
+            _average_into(f.opt, mine, weights)
+            loss = math.fsum(wt * p["loss"] for wt, p in zip(weights, mine))
+            out.append((loss, f.opt.step_count - before))
+        return out
 
-        def one_round(r):
-            w = opt.params.copy()
-            sd = opt.state_dict()
-            index = est.n_iter_  # epochs so far: the chunks' random streams never repeat
-            parts = self._round_trip(placement, "local", job, f"{key}-local-{r}", r, w, sd, index)
-            before = opt.step_count
-            _average_into(opt, parts, weights)
-            loss = math.fsum(wt * p["loss"] for wt, p in zip(weights, parts))
-            return loss, opt.step_count - before
+    def _rounds(self, placement, prepared, fits, one_round, key, many):
+        """The loop over rounds: each fit's :class:`fastgd.engine.loop.EpochLoop` rules,
+        driven a round at a time (:func:`fastgd.engine.loop.run_together`); rounds atomic.
 
-        self._rounds(one_round, rounds, params, job.local_epochs)
+        One fit (``fit``): divergence raises. Several (``fit_many``): a fit that diverges is
+        put back to its last round and reported (a warning), the others go on.
+        """
+        per_round = fits[0].job.local_epochs if self.mode == "local" else 1
+        steps = [f.steps(per_round) for f in fits]
 
-    def _rounds(self, one_round, rounds, params, epochs_per_round):
-        """The loop over rounds (:class:`fastgd.engine.loop.EpochLoop`), each round atomic."""
-        est = self.estimator_
-        opt = est._optimizer
-
-        def run_one():
-            snap = opt.state_dict(), opt.params.copy()
+        def run_round(live, r):
+            snaps = [(fits[k].opt.state_dict(), fits[k].opt.params.copy()) for k in live]
             t0 = time.perf_counter()
             try:
-                loss, n_steps = one_round(self.n_rounds_ + 1)
-                if not (math.isfinite(loss) and np.isfinite(opt.params).all()):
-                    raise DivergenceError("the loss or the parameters became NaN or inf")
-            except BaseException:
-                _restore(opt, snap)
+                results = one_round(placement, prepared, [fits[k] for k in live], key, r)
+            except BaseException:   # Ctrl-C, DaskFitError: every fit keeps its last round
+                for k, snap in zip(live, snaps):
+                    _restore(fits[k].opt, snap)
                 raise
-            return Outcome(loss, time.perf_counter() - t0, n_steps)
+            seconds = time.perf_counter() - t0
+            out = []
+            for k, snap, result in zip(live, snaps, results):
+                opt = fits[k].opt
+                if not isinstance(result, DivergenceError) and not (
+                        math.isfinite(result[0]) and np.isfinite(opt.params).all()):
+                    result = DivergenceError("the loss or the parameters became NaN or inf")
+                if isinstance(result, DivergenceError):
+                    _restore(opt, snap)
+                    out.append(result)
+                else:
+                    out.append(Outcome(result[0], seconds, result[1]))
+            return out
 
-        def record(outcome):
-            self.n_rounds_ += 1
-            est.n_iter_ += epochs_per_round
-            est.t_ = opt.step_count
-            est.loss_curve_.append(outcome.loss)
-            est.best_loss_ = min(est.best_loss_, outcome.loss)
-            est._store_params(opt.eval_params())
+        # warnings point at the user's call: on_*, run_together, _rounds, _train, fit(_many)
+        def on_diverged(k, error):
+            if not many:
+                raise error from None
+            warnings.warn(str(error), UserWarning, stacklevel=6)
 
-        loop = EpochLoop("DataParallel", rounds, params["tol"], params["n_iter_no_change"],
-                         opt.lr, est.lr, self.verbose, self.callback, unit="round", stacklevel=5)
-        est.stop_reason_ = loop.run(
-            run_one, record,
-            info=lambda r, o, score: RoundInfo(r, o.loss, o.seconds, o.n_steps, self))
+        def on_interrupt(r, live):
+            what = ("every configuration keeps the parameters of its last completed round"
+                    if many else f"keeping the parameters of round {r - 1}")
+            warnings.warn(f"DataParallel.{'fit_many' if many else 'fit'} interrupted during "
+                          f"round {r}: {what}", UserWarning, stacklevel=6)
 
-    def _round_trip(self, placement, kind, job, key, r, *args):
-        """Run ``kind`` on every chunk (one task per worker thread); results in chunk order."""
+        reasons = run_together(steps, run_round, on_diverged, on_interrupt)
+        for f, reason in zip(fits, reasons):
+            f.est.stop_reason_ = reason
+
+    def _round_trip(self, placement, kind, jobs, key, r, per_fit, *shared):
+        """Run ``kind`` on every chunk for every fit of ``jobs`` (one task per worker thread);
+        per chunk, in chunk order, the list of the fits' results."""
         client = placement.client
         futures = [client.submit(_worker.run_group, kind, [placement.shards[b] for b in blocks],
-                                 blocks, job, *args, key=f"{key}-{g}",
+                                 blocks, jobs, per_fit, *shared, key=f"{key}-{g}",
                                  **({} if addr is None else
                                     {"workers": [addr], "allow_other_workers": True}))
                    for g, (addr, blocks) in enumerate(placement.groups)]
@@ -350,9 +452,6 @@ class DataParallel(BaseEstimator):
         except KeyboardInterrupt:
             client.cancel(futures)
             raise
-        except DivergenceError as exc:  # raised by the engine on a worker (local epochs)
-            client.cancel(futures)
-            raise DivergenceError(str(exc)) from None
         except Exception as exc:
             client.cancel(futures)
             raise DaskFitError(
@@ -437,6 +536,54 @@ class DataParallel(BaseEstimator):
     classes_ = _fitted("classes_", "The labels (classifiers).")
     loss_curve_ = _fitted("loss_curve_", "The training objective of each round.")
     del _fitted
+
+
+@dataclass
+class _Config:
+    """A configuration to fit: its DataParallel, its (cloned) estimator, their checked
+    arguments (``DataParallel._checked``)."""
+
+    dp: DataParallel
+    est: object
+    checked: tuple
+
+
+@dataclass
+class _Fit:
+    """A configuration being fitted: its DataParallel and estimator, the workers' Job, the
+    estimator's checked arguments, its rounds."""
+
+    dp: DataParallel
+    est: object
+    job: object
+    params: dict
+    rounds: int
+
+    @property
+    def opt(self):
+        return self.est._optimizer
+
+    @property
+    def penalty(self):
+        return self.job.objective()[1]   # the estimator's (standardized after lr="auto")
+
+    def steps(self, epochs_per_round):
+        """Its :class:`fastgd.engine.loop.LoopSteps`: stopping rules, progress, callback."""
+        dp, est, opt = self.dp, self.est, self.opt
+
+        def record(outcome):
+            dp.n_rounds_ += 1
+            est.n_iter_ += epochs_per_round
+            est.t_ = opt.step_count
+            est.loss_curve_.append(outcome.loss)
+            est.best_loss_ = min(est.best_loss_, outcome.loss)
+            est._store_params(est._data_params())
+
+        loop = EpochLoop("DataParallel", self.rounds, self.params["tol"],
+                         self.params["n_iter_no_change"], opt.lr, est.lr, dp.verbose,
+                         dp.callback, unit="round", stacklevel=5)
+        return loop.steps(record, extra_level=1,
+                          info=lambda r, o, score: RoundInfo(r, o.loss, o.seconds, o.n_steps, dp))
 
 
 class _Placement:

@@ -196,5 +196,44 @@ class LoopSteps:
         return self.reason
 
 
-__all__ = ["EpochLoop", "LoopSteps", "DIVERGED", "Outcome", "STOP_REASONS", "CONVERGED", "NO_IMPROVEMENT", "MAX_EPOCHS",
+def run_together(steps, run_epoch, on_diverged, on_interrupt):
+    """Run the epochs of several :class:`LoopSteps` together until none wants another.
+
+    The one loop for models trained side by side (:func:`fastgd.fit_many`,
+    :meth:`fastgd.DataParallel.fit_many`, and a lone DataParallel fit):
+    ``run_epoch(live, epoch)`` runs epoch ``epoch`` (1-based, counted here)
+    of the loops ``live`` (their indices) and returns, for each, an
+    :class:`Outcome` or the :class:`DivergenceError` of a model it put back
+    to where it was; ``on_diverged(k, error)`` reports the error loop k's
+    :meth:`LoopSteps.diverged` made (warn, or raise to stop everything);
+    a KeyboardInterrupt from ``run_epoch`` (every live model put back)
+    calls ``on_interrupt(epoch, live)`` and stops them all. Models whose
+    rules stop them leave; the others go on. Returns each loop's stop
+    reason (:data:`DIVERGED` for those that diverged). Steps made for it
+    take ``extra_level=1`` (this function is one more frame for warnings).
+    """
+    reasons = [None] * len(steps)
+    epoch = 0
+    while True:
+        live = [k for k, s in enumerate(steps) if reasons[k] is None and s.wants_epoch()]
+        if not live:
+            break
+        epoch += 1
+        try:
+            results = run_epoch(live, epoch)
+        except KeyboardInterrupt:
+            on_interrupt(epoch, live)
+            for k in live:
+                steps[k].interrupted(warn=False)
+            break
+        for k, result in zip(live, results):
+            if isinstance(result, DivergenceError):
+                on_diverged(k, steps[k].diverged(result))
+                reasons[k] = DIVERGED
+            else:
+                steps[k].after(result)
+    return [reasons[k] or s.finish() for k, s in enumerate(steps)]
+
+
+__all__ = ["EpochLoop", "LoopSteps", "run_together", "DIVERGED", "Outcome", "STOP_REASONS", "CONVERGED", "NO_IMPROVEMENT", "MAX_EPOCHS",
            "CALLBACK", "INTERRUPTED"]

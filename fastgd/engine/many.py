@@ -41,7 +41,7 @@ from numba import get_num_threads
 from ._threads import guard
 from .data import block_rows_for, is_direct, row_order
 from .epoch import epoch_paths, make_epoch
-from .loop import DIVERGED, Outcome
+from .loop import Outcome, run_together
 from .step import Data, pack, unpack
 from .trainer import DivergenceError, EpochResult
 
@@ -170,47 +170,39 @@ def train_together(plans, verbose=0, names=None, stacklevel=3, rows_alone=False)
     """
     for plan in plans:
         plan.loop.verbose = 0  # one line across the models instead
-    steps = [plan.loop.steps(**plan.hooks) for plan in plans]
+    steps = [plan.loop.steps(extra_level=1, **plan.hooks) for plan in plans]
     X, y, sw, rows = plans[0].data
     shared = SharedPass(rows_alone)
     lead = plans[0].trainer
     if lead.shuffle != "none" and lead.batch_size is not None:
         for plan in plans[1:]:  # unseeded models share the first one's stream
             plan.trainer.rng.bit_generator.state = lead.rng.bit_generator.state
-    reasons = [None] * len(plans)
-    epoch = 0
-    while True:
-        live = [k for k, s in enumerate(steps) if reasons[k] is None and s.wants_epoch()]
-        if not live:
-            break
-        epoch += 1
-        try:
-            results = shared.run_epoch([plans[k].trainer for k in live], X, y, sw, rows)
-        except KeyboardInterrupt:
-            warnings.warn(f"fit_many interrupted during epoch {epoch}: every model keeps the "
-                          f"parameters of its last completed epoch", UserWarning,
-                          stacklevel=stacklevel)
-            for k in live:
-                steps[k].interrupted(warn=False)
-            break
-        losses = []
-        for k, result in zip(live, results):
-            if isinstance(result, DivergenceError):
-                warnings.warn(str(steps[k].diverged(result)), UserWarning, stacklevel=stacklevel)
-                reasons[k] = DIVERGED
-                continue
-            steps[k].after(Outcome(result.loss, result.seconds, result.n_steps,
-                                   result.samples_per_second))
-            losses.append(result.loss)
-            if verbose > 1:
-                name = names[k] if names is not None else k
-                print(f"  {name}: loss {result.loss:.6g}", flush=True)
+
+    def run_epoch(live, epoch):
+        results = shared.run_epoch([plans[k].trainer for k in live], X, y, sw, rows)
+        losses = [r.loss for r in results if isinstance(r, EpochResult)]
+        if verbose > 1:
+            for k, result in zip(live, results):
+                if isinstance(result, EpochResult):
+                    name = names[k] if names is not None else k
+                    print(f"  {name}: loss {result.loss:.6g}", flush=True)
         if verbose:
             seconds = next((r.seconds for r in results if isinstance(r, EpochResult)), math.nan)
             low = f", loss {min(losses):.6g} to {max(losses):.6g}" if losses else ""
             print(f"epoch {epoch}: {len(live)} of {len(plans)} models{low}, "
                   f"{len(live) - len(losses)} diverged, {seconds:.3g} s", flush=True)
-    return [reasons[k] or s.finish() for k, s in enumerate(steps)]
+        return [r if isinstance(r, DivergenceError) else
+                Outcome(r.loss, r.seconds, r.n_steps, r.samples_per_second) for r in results]
+
+    def on_diverged(k, error):
+        warnings.warn(str(error), UserWarning, stacklevel=stacklevel + 2)
+
+    def on_interrupt(epoch, live):
+        warnings.warn(f"fit_many interrupted during epoch {epoch}: every model keeps the "
+                      f"parameters of its last completed epoch", UserWarning,
+                      stacklevel=stacklevel + 2)
+
+    return run_together(steps, run_epoch, on_diverged, on_interrupt)
 
 
 __all__ = ["SharedPass", "train_together"]

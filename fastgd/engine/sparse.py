@@ -84,7 +84,7 @@ from ..losses.csr import CSR_LAYOUT, csr_linear_rows, csr_linear_rows_at, csr_sc
 from ..losses.linear import is_linear_rows, linear_rows, pointwise_block
 from ..losses.softmax import softmax_rows
 from ..schedules import schedule_value
-from ..sparse import CSR, gather_rows, rows_nnz, touched_columns
+from ..sparse import CSR, gather_rows, rows_nnz, take_rows, touched_columns
 from ..sparse.mapped import CSRPages, is_mapped
 from ._threads import guard
 from .data import row_order
@@ -724,16 +724,8 @@ def _full_batch(trainer, X, y, sw, rows):
     loss_sum = 0.0
     for a in range(0, m, block):
         idx = np.arange(a, min(m, a + block)) if rows is None else rows[a:a + block]
-        k = idx.size
-        nnz = int(rows_nnz(X.indptr, idx))
-        data = np.empty(nnz, X.data.dtype)
-        indices = np.empty(nnz, X.indices.dtype)
-        indptr = np.empty(k + 1, np.int64)
-        yb = np.empty(k, y.dtype)
-        sb = np.empty(k, sw.dtype) if sw.size else sw
-        gather_rows(X, y, sw, idx, data, indices, indptr, yb, sb)
+        xb, yb, sb = take_rows(X, y, sw, idx)
         pages.release()
         with guard():
-            loss_sum += sums(opt.params, CSR(data, indices, indptr, X.n_cols), yb, sb,
-                             trainer.hyper, g64)
+            loss_sum += sums(opt.params, xb, yb, sb, trainer.hyper, g64)
     return trainer._full_batch_step(g64, loss_sum, m)

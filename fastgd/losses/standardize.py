@@ -72,16 +72,26 @@ def feature_statistics(X, center, block_bytes=1 << 24):
     total, squares = np.zeros(d), np.zeros(d)
     rows = max(1, block_bytes // max(1, d * X.itemsize))
     for a in range(0, n, rows):
-        block = np.asarray(X[a:a + rows], dtype=np.float64) - shift
-        total += block.sum(axis=0)
-        squares += (block * block).sum(axis=0)
+        block_sums(X[a:a + rows], shift, total, squares)
+    return statistics_of_sums(n, shift, total, squares, center)
+
+
+def block_sums(X, shift, total, squares):
+    """Add the column sums of (X - shift) and of its squares (float64) to total and squares."""
+    block = np.asarray(X, dtype=np.float64) - shift
+    total += block.sum(axis=0)
+    squares += (block * block).sum(axis=0)
+
+
+def statistics_of_sums(n, shift, total, squares, center):
+    """:func:`feature_statistics` from n rows' sums about ``shift`` (:func:`block_sums`)."""
     mean = shift + total / n
     var = np.maximum(squares / n - (total / n) ** 2, 0.0)
     if center:
         mu, s = mean, np.sqrt(var)
         s[~(s > 1e-12 * np.maximum(np.abs(mean), 1.0))] = 1.0
     else:
-        mu, s = np.zeros(d), np.sqrt(var + mean * mean)
+        mu, s = np.zeros(mean.size), np.sqrt(var + mean * mean)
         s[~(s > 0.0)] = 1.0
     return mu, s
 

@@ -65,40 +65,63 @@ def _weighted_mean(y, sw, axis=None):
 
 def best_constant(loss, y_enc, sw, n_outputs):
     """The intercept(s) that minimise the loss with every coefficient 0 (float64, n_outputs)."""
-    if loss in REGRESSION:          # one mean per target column
-        return np.broadcast_to(_weighted_mean(y_enc, sw, axis=0), (n_outputs,)).copy()
-    if loss == "poisson":
-        return np.array([np.log(max(float(_weighted_mean(y_enc, sw)), 1e-6))])
-    if loss == "logistic":
-        p = min(max(float(_weighted_mean(y_enc, sw)), 1e-6), 1.0 - 1e-6)
-        return np.array([np.log(p / (1.0 - p))])
     if loss == "softmax":
         counts = np.bincount(y_enc.astype(np.int64), weights=sw, minlength=n_outputs)
+        return constant_of(loss, counts, n_outputs)
+    return constant_of(loss, _weighted_mean(y_enc, sw, axis=0), n_outputs)
+
+
+def constant_of(loss, mean, n_outputs):
+    """:func:`best_constant` from the weighted mean of the encoded targets (per column), or
+    for the softmax loss the classes' summed weights."""
+    if loss in REGRESSION:          # one mean per target column
+        return np.broadcast_to(mean, (n_outputs,)).astype(np.float64)
+    if loss == "poisson":
+        return np.array([np.log(max(float(mean), 1e-6))])
+    if loss == "logistic":
+        p = min(max(float(mean), 1e-6), 1.0 - 1e-6)
+        return np.array([np.log(p / (1.0 - p))])
+    if loss == "softmax":
+        counts = np.asarray(mean, dtype=np.float64)
         logp = np.log(np.maximum(counts / counts.sum(), 1e-6))
         return logp - logp.mean()
     # the margin losses (targets -1/+1): the mean label, the constant a squared hinge prefers
-    return np.array([min(max(float(_weighted_mean(y_enc, sw)), -1.0), 1.0)])
+    return np.array([min(max(float(mean), -1.0), 1.0)])
+
+
+def sample_rows(n, rng):
+    """The sorted rows of the curvature sample among n: all of them, or ``SAMPLE_ROWS`` drawn."""
+    if n <= SAMPLE_ROWS:
+        return np.arange(n)
+    return np.sort(rng.choice(n, SAMPLE_ROWS, replace=False))
 
 
 def _sample(X, sw, rng):
-    n = X.shape[0]
-    if n <= SAMPLE_ROWS:
-        rows = np.arange(n)
-    else:
-        rows = np.sort(rng.choice(n, SAMPLE_ROWS, replace=False))
+    rows = sample_rows(X.shape[0], rng)
     Xs = X[rows] if not hasattr(X, "tocsr") else X[rows].toarray()
     return np.asarray(Xs, dtype=np.float64), (np.ones(rows.size) if sw is None
                                                else np.asarray(sw, np.float64)[rows])
 
 
+def curvature_bound(loss, mean):
+    """c of the module docstring for ``loss`` (None: no bound); ``mean``: a Poisson model's
+    weighted mean target (e^z at the starting point, the best constant's mean count)."""
+    if loss == "poisson":
+        return max(float(mean), 1e-6)
+    return CURVATURE.get(loss)
+
+
 def curvature_rate(X, sw, mu, s, loss, fit_intercept, batch_size, l2, momentum, rng, y_enc=None):
     """The curvature rate of the module docstring (float), or None without a bound."""
-    c = CURVATURE.get(loss)
-    if loss == "poisson":        # e^z at the starting point: the best constant's mean count
-        c = max(float(_weighted_mean(y_enc, sw)), 1e-6)
+    c = curvature_bound(loss, _weighted_mean(y_enc, sw) if loss == "poisson" else None)
     if c is None:
         return None
     Z, d = _sample(X, sw, rng)
+    return sample_rate(Z, d, X.shape[0], mu, s, c, fit_intercept, batch_size, l2, momentum)
+
+
+def sample_rate(Z, d, n, mu, s, c, fit_intercept, batch_size, l2, momentum):
+    """The curvature rate from the float64 sample rows Z of n, their weights d, and c."""
     Z = (Z - mu) / s
     if fit_intercept:
         Z = np.hstack([Z, np.ones((Z.shape[0], 1))])
@@ -113,7 +136,6 @@ def curvature_rate(X, sw, mu, s, loss, fit_intercept, batch_size, l2, momentum, 
         v = u / lam
     lmax = float(np.max(d * np.einsum("ij,ij->i", Z, Z)))
     pen = l2 / float(np.min(s) ** 2)
-    n = X.shape[0]
     b = n if batch_size is None else min(batch_size, n)
     if n > 1:
         lb = (n * (b - 1) * lam + (n - b) * lmax) / (b * (n - 1))
@@ -132,7 +154,11 @@ def target_scale(y_enc, sw, regressor):
         return 1.0
     y = np.asarray(y_enc, dtype=np.float64)
     mean = _weighted_mean(y, sw, axis=0)
-    sd = float(np.sqrt(np.mean(_weighted_mean((y - mean) ** 2, sw, axis=0))))
+    return scale_of(float(np.sqrt(np.mean(_weighted_mean((y - mean) ** 2, sw, axis=0)))))
+
+
+def scale_of(sd):
+    """:func:`target_scale` of a regressor from the targets' (weighted) standard deviation."""
     return sd if sd > 0 and np.isfinite(sd) else 1.0
 
 
@@ -148,10 +174,37 @@ def statistics(X, fit_intercept):
     return feature_statistics(X, center=bool(fit_intercept))
 
 
+class InMemory:
+    """The data of a fit on one machine, as ``lr="auto"`` reads it.
+
+    What :meth:`fastgd.GDEstimator._auto_start` asks of the data; a fit on a
+    Dask cluster answers the same questions by map-reduce over its chunks
+    (:class:`fastgd.dask._auto.OnCluster`).
+    """
+
+    def __init__(self, X, y_enc, sw):
+        self.X, self.y_enc, self.sw = X, y_enc, sw
+        self.n_features = X.shape[1]
+
+    def statistics(self, fit_intercept):
+        return statistics(self.X, fit_intercept)
+
+    def curvature_rate(self, mu, s, loss, fit_intercept, batch_size, l2, momentum, rng):
+        return curvature_rate(self.X, self.sw, mu, s, loss, fit_intercept, batch_size, l2,
+                              momentum, rng, self.y_enc)
+
+    def target_scale(self, regressor):
+        return target_scale(self.y_enc, self.sw, regressor)
+
+    def best_constant(self, loss, n_outputs):
+        return best_constant(loss, self.y_enc, self.sw, n_outputs)
+
+
 def is_identity(mu, s):
     """True when (mu, s) leave X as it is (no standardized objective is needed)."""
     return mu is None or (not np.any(mu) and bool(np.all(s == 1.0)))
 
 
-__all__ = ["CURVATURE", "REGRESSION", "best_constant", "curvature_rate", "target_scale", "statistics",
-           "AffineLayout"]
+__all__ = ["CURVATURE", "REGRESSION", "best_constant", "constant_of", "curvature_bound",
+           "curvature_rate", "sample_rate", "sample_rows", "scale_of", "target_scale",
+           "statistics", "InMemory", "AffineLayout"]

@@ -590,8 +590,13 @@ class GDEstimator(BaseEstimator):
         """What ``lr="auto"`` starts a fit from (an :class:`_AutoStart`), or None."""
         if params["lr"] != "auto":
             return None
+        return self._auto_start_from(auto.InMemory(X, y_enc, sw), params, n_outputs, rng)
+
+    def _auto_start_from(self, data, params, n_outputs, rng):
+        """:meth:`_auto_start` from ``data``, the questions lr="auto" asks of the training
+        data (:class:`fastgd.models.auto.InMemory`, or the chunks of a Dask array)."""
         fits_b = self._fits_intercept()
-        mu, s = auto.statistics(X, fits_b)
+        mu, s = data.statistics(fits_b)
         loss = self._auto_loss(n_outputs)
         rule = OPTIMIZERS[params["optimizer"]].rule
         spec = rule.auto_lr
@@ -604,14 +609,14 @@ class GDEstimator(BaseEstimator):
             if self._auto_linear:
                 sample_rng = np.random.default_rng(rng.randint(2**32, dtype=np.uint64))
                 l2 = params["alpha"] * (1.0 - params["l1_ratio"])
-                lr = auto.curvature_rate(X, sw, mu, s, loss, fits_b,
-                                         params["batch_size"], l2, momentum, sample_rng, y_enc)
+                lr = data.curvature_rate(mu, s, loss, fits_b, params["batch_size"], l2,
+                                         momentum, sample_rng)
             if lr is None:
                 lr = auto.MLP_SGD_STEP * (1.0 - momentum)
         else:
-            lr = float(spec) * auto.target_scale(y_enc, sw, loss in auto.REGRESSION)
-        intercept = auto.best_constant(loss, y_enc, sw, n_outputs) if fits_b else None
-        layout = self._auto_layout(X.shape[1], n_outputs)
+            lr = float(spec) * data.target_scale(loss in auto.REGRESSION)
+        intercept = data.best_constant(loss, n_outputs) if fits_b else None
+        layout = self._auto_layout(data.n_features, n_outputs)
         return _AutoStart(mu, s, lr, intercept, layout)
 
     def _model_vector(self):

@@ -155,7 +155,9 @@ def fit_many(estimator, param_grid, X, y, sample_weight=None):
     Parameters
     ----------
     estimator : a fastgd estimator (:class:`fastgd.GDEstimator`: the linear
-        models, the MLPs), not fitted or fitted (it is cloned, never changed).
+        models, the MLPs), not fitted or fitted (it is cloned, never changed);
+        or a :class:`fastgd.DataParallel` for dask arrays on a cluster (see
+        :meth:`fastgd.DataParallel.fit_many`: it returns fitted DataParallel).
     param_grid : dict or list of dicts, as scikit-learn's ``ParameterGrid``
         takes them: ``{"lr": [0.1, 0.01], "alpha": [1e-4, 1e-3]}``.
     X, y, sample_weight : as the estimator's ``fit`` takes them (a
@@ -187,9 +189,12 @@ def fit_many(estimator, param_grid, X, y, sample_weight=None):
     >>> [round(m.score(X, y), 2) for m in models]
     [0.99, 0.94, 0.99, 0.94]
     """
+    from ..dask.estimator import DataParallel   # imports no Dask
+    if isinstance(estimator, DataParallel):     # on a cluster: dask arrays, the same rounds
+        return estimator.fit_many(param_grid, X, y, sample_weight)
     if not isinstance(estimator, GDEstimator):
-        raise TypeError(f"estimator must be a fastgd estimator (a GDEstimator), got "
-                        f"{type(estimator).__name__}")
+        raise TypeError(f"estimator must be a fastgd estimator (a GDEstimator) or a "
+                        f"fastgd.DataParallel, got {type(estimator).__name__}")
     grid = list(ParameterGrid(param_grid))
     names = feature_names(X)
     if not is_memmap(X):  # once for all the models (each fit would convert a list again)

@@ -7,7 +7,8 @@ inputs (``as_csr`` validated X):
 * :func:`rows_nnz` -- the nonzeros of rows ``order``: the size of the data
   and indices buffers :func:`gather_rows` fills;
 * :func:`gather_rows` -- rows ``order`` of X (and their targets and
-  weights) copied into a block, a CSR of its own;
+  weights) copied into a block, a CSR of its own; :func:`take_rows` makes
+  that block's arrays and fills them (from Python);
 * :func:`touched_columns` -- the distinct columns a row range names, in
   O(nnz) with a caller's marker array, for updates that touch only them.
 """
@@ -15,6 +16,7 @@ inputs (``as_csr`` validated X):
 import numpy as np
 
 from .._numba import jit, prefetch_span
+from .csr import CSR
 
 # How far ahead gather_rows looks: it prefetches indptr[order[r + PTR_AHEAD]]
 # and the entries of row order[r + ROWS_AHEAD] (whose indptr entry was
@@ -105,3 +107,18 @@ def touched_columns(X, lo, hi, marker, out):
     for c in range(count):
         marker[out[c]] = False
     return count
+
+
+def take_rows(X, y, sw, order):
+    """(CSR block, y, sw) of rows ``order`` of the CSR X, in new arrays sized to fit.
+
+    The block's offsets start at 0; ``sw`` empty (unit weights) stays empty.
+    """
+    nnz = int(rows_nnz(X.indptr, order))
+    data = np.empty(nnz, X.data.dtype)
+    indices = np.empty(nnz, X.indices.dtype)
+    indptr = np.empty(order.size + 1, np.int64)
+    yb = np.empty(order.size, y.dtype)
+    sb = np.empty(order.size, sw.dtype) if sw.size else sw
+    gather_rows(X, y, sw, order, data, indices, indptr, yb, sb)
+    return CSR(data, indices, indptr, X.n_cols), yb, sb
