@@ -253,8 +253,10 @@ def local_epochs(shard, job, w, state_dict, round_index, block):
 
     use_threads(job)
     params = np.array(w, copy=True)
+    est = job.estimator
     opt = OPTIMIZERS[job.optimizer](params, lr=state_dict["hyperparams"]["lr"],
-                                    **job.optimizer_params)
+                                    **job.optimizer_params,
+                                    shapes=est._shapes(est.n_features_in_, job.n_outputs))
     opt.load_state_dict(state_dict)
     rows, penalty = job.objective()
     rng = np.random.default_rng([job.seed, round_index, block])

@@ -31,7 +31,7 @@ def _discover():
     """The Rule records of this package's modules, in module order (then definition order)."""
     found = {}
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("_") or info.name in ("rule", "clip"):
+        if info.name.startswith("_") or info.name in ("rule", "clip", "layout"):
             continue
         module = importlib.import_module(f"{__name__}.{info.name}")
         for name, value in vars(module).items():

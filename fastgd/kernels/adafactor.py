@@ -1,4 +1,4 @@
-"""Adafactor (vector form): a second moment with a decaying beta2, steps relative to |theta|."""
+"""Adafactor: a factored second moment for matrices (a vector one otherwise), steps relative to |theta|."""
 
 import math
 
@@ -23,13 +23,13 @@ def adafactor_constants(w, t, lr, h, sc):
         eps1 = float(np.finfo(w.dtype).eps)
     rho = min(lr, 1.0 / math.sqrt(t))
     return (cast_like(float(t) ** beta2_decay, w), cast_like(eps1 * eps1, w),
-            cast_like(1.0 - lr * weight_decay, w), eps2, d, rho,
-            cast_like(0.0, w), False)  # the step alpha / denom: filled in by adafactor_combine
+            cast_like(1.0 - lr * weight_decay, w), eps2, d, rho, cast_like(eps1, w),
+            cast_like(0.0, w))  # the step alpha / denom: filled in by adafactor_combine
 
 
 @jit
 def adafactor_reduce(w, g, s, k, out):
-    (variance,) = s
+    variance = s[0]
     one_minus_beta2, eps1_sq = k[:2]
     p_sq = 0.0
     u_sq = 0.0
@@ -53,14 +53,14 @@ def adafactor_combine(w, k, partial, sc):
     root_n = math.sqrt(w.size)
     alpha = max(eps2, math.sqrt(p_sq) / root_n) * rho
     denom = max(1.0, math.sqrt(u_sq) / (root_n * d))
-    return k[:6] + (cast_like(alpha / denom, w), True)
+    return k[:7] + (cast_like(alpha / denom, w),)
 
 
 @jit
 def adafactor_loop(w, g, s, k):
-    (variance,) = s
+    variance = s[0]
     eps1_sq, decay = k[1:3]
-    step = k[6]
+    step = k[7]
     for i in range(w.size):
         p = w[i]
         if decay != 1:
@@ -68,14 +68,57 @@ def adafactor_loop(w, g, s, k):
         w[i] = p - step * _update(g[i], variance[i], eps1_sq)
 
 
+@jit
+def adafactor_matrix(w, g, s, k, cols):
+    row_var, col_var = s[1], s[2]
+    one_minus_beta2, eps1_sq, decay, eps2, d, rho, eps1 = k[:7]
+    n = w.size
+    rows = n // cols
+    p_sq = 0.0
+    for i in range(n):
+        p_sq += w[i] * w[i]
+    alpha = max(eps2, math.sqrt(p_sq) / math.sqrt(n)) * rho
+    col_sq = np.zeros(cols)  # float64 sums of g**2 down each column, row by row
+    row_total = 0.0
+    for i in range(rows):
+        row_sq = 0.0
+        for j in range(cols):
+            gij = g[i * cols + j]
+            sq = gij * gij
+            row_sq += sq
+            col_sq[j] += sq
+        r = row_var[i] + (cast_like(row_sq / cols, w) - row_var[i]) * one_minus_beta2
+        row_var[i] = r
+        row_total += r
+    for j in range(cols):
+        col_var[j] = col_var[j] + (cast_like(col_sq[j] / rows, w) - col_var[j]) * one_minus_beta2
+    row_mean = max(cast_like(row_total / rows, w), eps1)
+    u_sq = 0.0
+    for i in range(rows):
+        for j in range(cols):
+            u = _update(g[i * cols + j], row_var[i] * col_var[j] / row_mean, eps1_sq)
+            u_sq += u * u
+    step = cast_like(alpha / max(1.0, math.sqrt(u_sq) / (math.sqrt(n) * d)), w)
+    for i in range(rows):
+        for j in range(cols):
+            p = w[i * cols + j]
+            if decay != 1:
+                p = p * decay
+            w[i * cols + j] = p - step * _update(g[i * cols + j], row_var[i] * col_var[j] / row_mean,
+                                                 eps1_sq)
+
+
 ADAFACTOR = Rule(
     "adafactor", "Adafactor", lr=1e-2,
     params=(Param("beta2_decay", -0.8, low=None, high=0.0),
             Param("eps", (0.0, 1e-3), kind="pair", low=0.0),
             Param("d", 1.0, low=1.0), Param("weight_decay", 0.0)),
-    state=(State("variance", nonnegative=True),),
+    state=(State("variance", nonnegative=True, shape="vector"),
+           State("row_var", nonnegative=True, shape="rows"),
+           State("col_var", nonnegative=True, shape="cols")),
     constants=adafactor_constants, loop=adafactor_loop,
     reduce=adafactor_reduce, combine=adafactor_combine, n_sums=2,
+    layered=True, matrix=adafactor_matrix,
     methods={"adafactor": {}},
     examples=({"lr": 0.01}, {"lr": 0.05, "beta2_decay": -0.5, "eps": (1e-20, 1e-2),
                              "d": 2.0, "weight_decay": 0.1}),

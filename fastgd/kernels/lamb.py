@@ -73,7 +73,7 @@ LAMB = Rule(
             Param("weight_decay", 0.0)),
     state=(State("exp_avg"), State("exp_avg_sq", nonnegative=True)),
     constants=lamb_constants, loop=lamb_loop,
-    reduce=lamb_reduce, combine=lamb_combine, n_sums=2,
+    reduce=lamb_reduce, combine=lamb_combine, n_sums=2, layered=True,
     methods={"lamb": {}},
     examples=({"lr": 0.01}, {"lr": 0.01, "betas": (0.8, 0.99), "eps": 1e-8,
                              "weight_decay": 0.01}),
