@@ -124,25 +124,35 @@ ADAFACTOR = Rule(
                              "d": 2.0, "weight_decay": 0.1}),
     torch="Adafactor",
     doc=r"""Adafactor (Shazeer & Stern, 2018, "Adafactor: Adaptive Learning Rates with
-    Sublinear Memory Cost", Algorithm 2 for a vector), as ``torch.optim.Adafactor``.
+    Sublinear Memory Cost", Algorithms 1 and 2), as ``torch.optim.Adafactor``.
 
-    With t = 1 for the first step, n the number of parameters, (eps1, eps2) =
+    Per segment of the parameters' layout (``shapes=``: each tensor of a
+    torch param group; without it the whole vector is one 1-D segment),
+    with t = 1 for the first step, n the segment's size, (eps1, eps2) =
     ``eps`` (eps1 = 0, the default, stands for torch's None: the dtype's
     machine epsilon) and RMS(a) = |a|_2 / sqrt(n)::
 
         rho_t    = min(lr, 1 / sqrt(t))
         alpha_t  = max(eps2, RMS(theta_{t-1})) * rho_t       (steps relative to the scale of theta)
         theta    = theta_{t-1} * (1 - lr * lambda)            (if weight_decay != 0)
-        v_t      = v_{t-1} + (g_t**2 - v_{t-1}) * t**beta2_decay      (variance; beta2_t = 1 - t**-0.8)
+        beta_t   = t**beta2_decay                             (1 - beta2_t; beta2_t = 1 - t**-0.8)
+        1-D:  v_t = v_{t-1} + (g_t**2 - v_{t-1}) * beta_t                        (variance)
+        2-D (rows x cols, Algorithm 1's factored second moment):
+              R_t = R_{t-1} + (mean_j g_t**2 - R_{t-1}) * beta_t      (row_var, one per row)
+              C_t = C_{t-1} + (mean_i g_t**2 - C_{t-1}) * beta_t      (col_var, one per column)
+              v_t = R_t C_t^T / max(mean(R_t), eps1)
         u_t      = g_t / sqrt(max(v_t, eps1**2))
         theta_t  = theta - alpha_t / max(1, RMS(u_t) / d) * u_t      (update clipping at d)
 
-    The factored form (a row and a column second moment per weight matrix)
-    needs the matrices' shapes, which a flat vector does not carry: this is
-    the vector form, the one torch uses for 1-D parameters (its memory is
-    one state array). The two norms are the rule's reduction stage: summed
-    in float64 per ``CHUNK`` and added in chunk order, so a step has the
-    same bits whatever the thread count.
+    A matrix keeps rows + cols numbers of state instead of rows * cols
+    (``state["row_var"]``, ``state["col_var"]``: the matrices' rows and
+    columns one after the other, in segment order; ``state["variance"]``:
+    the elements of the 1-D segments). The norms of a 1-D segment are the
+    rule's reduction stage: summed in float64 per ``CHUNK`` and added in
+    chunk order; a matrix's step (its row and column sums, the norms) is one
+    serial pass over it in a fixed order. Either way a step has the same
+    bits whatever the thread count. A matrix above
+    ``PARALLEL_THRESHOLD`` elements is not split over threads.
 
     >>> import numpy as np, fastgd
     >>> x = np.array([3.0, -2.0])

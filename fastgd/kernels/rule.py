@@ -78,8 +78,8 @@ from numba import prange
 from .._numba import CHUNK, PARALLEL_THRESHOLD, jit, n_chunks, views
 from .._specialize import specialize
 from .._validation import check_betas, check_bool, check_real
-from .layout import COLS, SHAPES, SIZE, START, segment_table, segment_views, state_sizes, \
-    whole_table
+from .layout import COLS, SHAPES, SIZE, START, check_shapes, segment_table, segment_views, \
+    state_sizes, whole_table
 
 KINDS = ("real", "bool", "betas", "pair")
 
@@ -325,9 +325,9 @@ class Rule:
         return float(hyper[state.init]) if isinstance(state.init, str) else float(state.init)
 
     def segments(self, params, shapes=None):
-        """The segment table of this rule for ``shapes`` (checked by
-        :func:`fastgd.kernels.layout.check_shapes`; None: the whole vector)."""
-        return segment_table(self, shapes, params.size)
+        """The segment table ``seg`` of this rule for the layout ``shapes`` of ``params``
+        (see :mod:`fastgd.kernels.layout`; None: the whole vector), validated."""
+        return segment_table(self, check_shapes(shapes, params.size), params.size)
 
     def new_state(self, params, hyper, lr=None, table=None):
         """A fresh state dict: arrays (empty where not yet needed) and scalars.
@@ -368,14 +368,16 @@ class Rule:
             out.append(arr)
         return tuple(out)
 
-    def init_state(self, params, **hyper):
-        """``(s, sc)`` for the kernels over ``params``, with the given hyperparameters.
+    def init_state(self, params, shapes=None, **hyper):
+        """``(s, sc)`` for the kernels over ``params`` laid out as ``shapes`` (None: one
+        segment), with the given hyperparameters.
 
         For calling the kernels from your own ``@numba.njit`` code.
         """
         checked = self.checked(hyper)
-        state = self.new_state(params, checked, lr=self.lr)
-        return self.arrays(state, params, checked), self.scalar_array(state)
+        table = self.segments(params, shapes)
+        state = self.new_state(params, checked, lr=self.lr, table=table)
+        return self.arrays(state, params, checked, table), self.scalar_array(state)
 
     def scalar_array(self, state):
         """The float64 array ``sc`` from a state dict."""
