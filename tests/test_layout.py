@@ -128,6 +128,24 @@ def test_a_large_segment_gives_the_same_bits_whatever_the_thread_count():
             np.testing.assert_array_equal(run, runs[0], err_msg=name)
 
 
+def test_a_large_segment_takes_the_parallel_update_of_the_fused_epoch():
+    # softmax with K * d > PARALLEL_THRESHOLD coefficients: LAMB's stage over chunks of coef_
+    k, d = 3, PARALLEL_THRESHOLD // 3 + 10
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((8, d)).astype(np.float32)
+    y = np.array([0, 1, 2, 0, 1, 2, 0, 1], dtype=np.float32)
+    shapes = [(k, d), (k,)]
+    w = np.zeros(k * (d + 1), np.float32)
+    opt = fastgd.LAMB(w, lr=0.01, shapes=shapes)
+    Trainer(softmax_rows, hyper_array(0, 0, k, k, "softmax"), opt, 4, "none").run_epoch(
+        X, y, np.empty(0, np.float32))
+    w2 = np.zeros_like(w)
+    opt2 = fastgd.LAMB(w2, lr=0.01, shapes=shapes)
+    for a in (0, 4):
+        opt2.step(fastgd.losses.softmax(w2, X[a:a + 4], y[a:a + 4])[1])
+    np.testing.assert_array_equal(w, w2)
+
+
 @pytest.mark.parametrize("shapes, error, match", [
     ("39", TypeError, "shapes must be a sequence"),
     ([(5, 4), "4"], TypeError, r"shapes\[1\] must be an int or a tuple"),

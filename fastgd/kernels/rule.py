@@ -53,7 +53,7 @@ rule whose math needs a segment's shape adds one more serial piece:
 Without a layout (and always for a rule that is not layered: Prodigy's
 estimate is over the whole vector) the vector is one segment.
 
-The parallel step around them is written once (:func:`step_kernel`): below
+The parallel step around them is written once (``Rule.step``): below
 ``fastgd._numba.PARALLEL_THRESHOLD`` elements one serial call, above it a
 ``prange`` over ``CHUNK``-sized views. Each rule gets its own compiled copy
 (:func:`fastgd._specialize.specialize`), so a program compiles only the
@@ -387,12 +387,14 @@ class Rule:
 
     @property
     def step(self):
-        """The parallel step kernel ``step(params, grad, s, sc, t, lr, h)`` (see :func:`step_kernel`)."""
+        """The parallel step kernel ``step(params, grad, s, sc, t, lr, h[, seg])``: ``seg`` the
+        segment table of a layout (:meth:`segments`; without it the whole vector)."""
         return _compiled(self, "step")
 
     @property
     def apply(self):
-        """The serial step ``apply(w, g, s, sc, t, lr, h)``: constants, then the loop over whole arrays."""
+        """The serial step ``apply(w, g, s, sc, t, lr, h[, seg])``: constants, then the
+        reduction stage (per segment) and the loop over whole arrays."""
         return _compiled(self, "apply")
 
 
@@ -529,7 +531,11 @@ def _reduce_serial(w, g, s, k):
 
 def _step_doc(rule):
     names = ", ".join(s.name for s in rule.state)
-    return (f"One {rule.class_name} step, in place: ``step(params, grad, s, sc, t, lr, h)``.\n\n"
+    args = "params, grad, s, sc, t, lr, h" + ("[, seg]" if rule.layered else "")
+    return (f"One {rule.class_name} step, in place: ``step({args})``.\n\n"
             f"``s`` = ({names}) and ``sc`` are the state (``{rule.name.upper()}.init_state``), "
             f"``h`` the hyperparameters (``{rule.name.upper()}.hyper(...)``), ``t`` the step "
-            f"(1 for the first).\n\n" + inspect.cleandoc(rule.doc))
+            f"(1 for the first)"
+            + (f"; ``seg``, optional, the segment table of a layout "
+               f"(``{rule.name.upper()}.segments(params, shapes)``)" if rule.layered else "")
+            + ".\n\n" + inspect.cleandoc(rule.doc))
