@@ -33,6 +33,13 @@ class Case:
         return f"{self.name}({extra})"
 
 
+#: one rule for each thing a rule's record can ask of the code that runs it: no state (sgd),
+#: scalar state (asgd), state arrays (adam), a reduction stage and scalar state (prodigy).
+#: The rules' own tests (test_optimizers, test_engine, test_torch_parity, test_cache,
+#: test_eval_point) take every rule; the tests of how an estimator, a data path or a wrapper
+#: carries a rule take these, so that a new rule costs the suite a few compiles, not dozens.
+REPRESENTATIVE = ("sgd", "asgd", "adam", "prodigy")
+
 CASES = [Case(name, dict(example)) for name, rule in RULES.items() for example in rule.examples]
 
 # Bad arguments every optimizer refuses.

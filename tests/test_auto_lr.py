@@ -281,8 +281,8 @@ def test_fit_many_takes_auto_among_the_rates():
     assert models[1].x_scale_ is None
 
 
-@pytest.mark.parametrize("optimizer", ["adadelta", "prodigy", "adafactor", "sgdschedulefree",
-                                       "lion", "rprop"])
+# one rule whose record keeps its default rate (auto_lr None), one with a rate of its own
+@pytest.mark.parametrize("optimizer", ["prodigy", "lion"])
 def test_the_newer_rules_take_auto(optimizer):
     # rules that find their own scale keep their default rate; the others take their record's
     rule = fastgd.OPTIMIZERS[optimizer].rule

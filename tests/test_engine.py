@@ -14,13 +14,16 @@ import fastgd
 from fastgd import schedules
 from fastgd.engine import DivergenceError, Trainer, _threads
 from fastgd.engine.data import row_order
-from fastgd.losses import hyper_array, linear_rows, softmax_rows
+from fastgd.losses import LOSSES, hyper_array, softmax_rows
 
 from .reference import REFERENCES
 from .reference_engine import ref_epoch
 from .registry import CASES
 
 TOL = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-5, atol=1e-5)}
+# the rows the estimators train with (linear_rows compiled for one loss): their epochs are
+# compiled once for this file and the estimators' tests
+LOGISTIC, SQUARED = LOSSES["logistic"].rows, LOSSES["squared_error"].rows
 NO_WEIGHTS = {np.float64: np.empty(0), np.float32: np.empty(0, np.float32)}
 
 
@@ -40,7 +43,7 @@ def _run_both(case, dtype, batch_size, shuffle="none", epochs=2, lr=None, sw=Non
     w = np.zeros(d + 1, dtype=dtype)
     opt = case.cls(w, **kwargs)
     hyper = hyper_array(0.01, 0.0, 1, loss="logistic")
-    trainer = Trainer(linear_rows, hyper, opt, batch_size, shuffle, np.random.default_rng(7))
+    trainer = Trainer(LOGISTIC, hyper, opt, batch_size, shuffle, np.random.default_rng(7))
     sw_arr = NO_WEIGHTS[dtype] if sw is None else sw.astype(dtype)
     losses = [trainer.run_epoch(X, y, sw_arr).loss for _ in range(epochs)]
     # the reference: same orders, NumPy losses, reference.py's update rules
@@ -93,7 +96,7 @@ def test_engine_matches_optimizer_step_bit_for_bit():
         w1 = np.zeros(7)
         opt1 = case.cls(w1, **case.kwargs, clip_norm=0.5, clip_value=0.2, skip_nonfinite=True)
         hyper = hyper_array(0.01, 0, 1, loss="logistic")
-        Trainer(linear_rows, hyper, opt1, 10, "none").run_epoch(X, y, NO_WEIGHTS[np.float64])
+        Trainer(LOGISTIC, hyper, opt1, 10, "none").run_epoch(X, y, NO_WEIGHTS[np.float64])
         w2 = np.zeros(7)
         opt2 = case.cls(w2, **case.kwargs, clip_norm=0.5, clip_value=0.2, skip_nonfinite=True)
         for a in range(0, X.shape[0], 10):
@@ -126,7 +129,7 @@ def test_sample_weights_inside_the_loop():
     np.testing.assert_allclose(w, ref_w, **TOL[np.float64])
 
 
-def _fit_trainer(X, y, batch, shuffle, seed=5, epochs=2, rows=linear_rows, block_bytes=None):
+def _fit_trainer(X, y, batch, shuffle, seed=5, epochs=2, rows=SQUARED, block_bytes=None):
     w = np.zeros((X.shape[1] + 1) * (3 if rows is softmax_rows else 1), dtype=X.dtype)
     kw = {} if block_bytes is None else dict(block_bytes=block_bytes)
     hyper = hyper_array(1e-3, 1e-4, 3 if rows is softmax_rows else 1, 3.0,
@@ -170,7 +173,7 @@ def test_same_seed_same_bits_other_seed_other_bits():
     assert not np.array_equal(a, c)
 
 
-@pytest.mark.parametrize("rows", [linear_rows, softmax_rows], ids=["squared", "softmax"])
+@pytest.mark.parametrize("rows", [SQUARED, softmax_rows], ids=["squared", "softmax"])
 def test_bits_do_not_depend_on_the_number_of_threads(rows):
     # batches large enough for the parallel path over rows
     import numba
@@ -211,7 +214,7 @@ def test_divergence_restores_the_epoch_start():
     X[:, 0] *= 1e6
     w = np.zeros(X.shape[1] + 1)
     opt = fastgd.SGD(w, lr=10.0)
-    tr = Trainer(linear_rows, hyper_array(0, 0, 1), opt, 4, "none")
+    tr = Trainer(SQUARED, hyper_array(0, 0, 1), opt, 4, "none")
     with pytest.raises(DivergenceError, match="NaN or inf"):
         for _ in range(20):
             before = w.copy(), opt.step_count
@@ -224,7 +227,7 @@ def test_interrupted_epoch_is_undone(monkeypatch):
     X, y = _data(n=300, dtype=np.float32)
     w = np.zeros(X.shape[1] + 1, np.float32)
     opt = fastgd.Adam(w, lr=0.01)
-    tr = Trainer(linear_rows, hyper_array(0, 0, 1, loss="logistic"), opt, 4, "blocks",
+    tr = Trainer(LOGISTIC, hyper_array(0, 0, 1, loss="logistic"), opt, 4, "blocks",
                  block_bytes=40 * 7 * 4)
     tr.run_epoch(X, y, NO_WEIGHTS[np.float32])
     snap = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in opt.state.items()}
@@ -260,7 +263,7 @@ def _small_batch_trainer(X, seed=0):
     w = np.zeros(X.shape[1] + 1, np.float32)
     opt = fastgd.Adam(w, lr=0.01)
     # blocks of 64 rows: many blocks, so the helper thread fills most of them
-    return Trainer(linear_rows, hyper_array(0, 0, 1, loss="logistic"), opt, 8, "full",
+    return Trainer(LOGISTIC, hyper_array(0, 0, 1, loss="logistic"), opt, 8, "full",
                    np.random.default_rng(seed), block_bytes=64 * X.shape[1] * 4)
 
 

@@ -9,8 +9,8 @@ from fastgd._numba import PARALLEL_THRESHOLD
 
 from .reference_engine import ref_loss
 
-# every one-output loss shares linear_rows (one compiled loop); softmax and
-# multi_squared_error have K outputs
+# every one-output loss shares linear_rows (the kernels compile it once, the estimators once
+# per loss: LOSSES[name].rows); softmax and multi_squared_error have K outputs
 ONE_OUTPUT = ["squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive",
               "poisson", "logistic", "hinge", "squared_hinge", "modified_huber"]
 LOSSES = [*ONE_OUTPUT, "softmax", "multi_squared_error"]
@@ -100,6 +100,21 @@ def test_block_edges_match_reference(name, n, d):
     want_f, want_g = ref_loss(name, w, X, y, sw, 0.0, 0.0, True, _extra(name))
     assert f == pytest.approx(want_f, rel=1e-12)
     np.testing.assert_allclose(g, want_g, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ONE_OUTPUT)
+def test_rows_compiled_for_one_loss_equal_the_generic_rows(name):
+    # the estimators train with linear_rows compiled for their loss alone: the same bits
+    X, y, sw = _problem(name, n=131, d=7)
+    w = _w(name, X.shape[1], True, np.float64)
+    hyper = losses.hyper_array(0.2, 0.0, 1, extra=_extra(name), loss=name)
+    rows = losses.LOSSES[name].rows
+    assert rows is not losses.linear_rows and losses.linear.is_linear_rows(rows)
+    want_g, got_g = np.zeros(w.size), np.zeros(w.size)
+    want = losses.linear_rows(w, X, y, sw, hyper, want_g)
+    got = rows(w, X, y, sw, hyper, got_g)
+    assert got == want
+    np.testing.assert_array_equal(got_g, want_g)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

@@ -44,6 +44,7 @@ def test_matches_reference(case, dtype, size):
         opt.step(g)
     want, want_state = _run_reference(case, theta0.copy(), grads)
     assert x.dtype == dtype
+    assert all(v.dtype == dtype for v in opt.state.values() if isinstance(v, np.ndarray))
     np.testing.assert_allclose(x, want, **TOL[dtype])
     for name, value in want_state.items():
         got = opt.state[name]

@@ -25,7 +25,10 @@ ML's ``LogisticRegression(n_jobs=2)`` and Vowpal Wabbit (five passes from
 its cache file). Each row reports rows/s, the objective
 (1/n) sum log(1 + e^-y z) + ALPHA/2 ||w||^2 of the fitted coefficients,
 evaluated the same way for all, and the growth of resident memory during
-the fit (sampled every 2 ms) against the CSR's size.
+the fit (sampled every 2 ms) against the CSR's size, all of it and its
+anonymous part (without file pages). fastgd's exact lazy SGD runs again
+on the same CSR saved to memory-mapped files (:func:`fastgd.sparse.load_csr`),
+shuffled by blocks and fully.
 
 The default size (200,000 rows) keeps the section within a few minutes on 2
 cores, compilation included; ``sparse_rows(n=1_000_000)`` is the full size.
@@ -225,19 +228,34 @@ def objective(coef, intercept, X, y, alpha=ALPHA):
 
 
 def _rss():
+    # (resident, resident but not file-backed or shared) bytes
     with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        resident, shared = (int(v) for v in f.read().split()[1:3])
+    page = os.sysconf("SC_PAGE_SIZE")
+    return np.array([resident, resident - shared]) * page
+
+
+def _trim_heap():
+    import ctypes
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):   # not glibc
+        pass
 
 
 def rss_growth(fn):
-    """(result of fn(), seconds, the peak growth of resident memory during it in bytes)."""
+    """(result of fn(), seconds, peak growth of resident memory during it, of its anonymous
+    part): bytes, sampled every 2 ms. The anonymous part leaves out file pages (a memmap's
+    pages, which the OS can drop at will). Freed heap memory is handed back first
+    (``malloc_trim``), so that a fit does not reuse what an earlier one freed."""
+    _trim_heap()
     before = _rss()
     peak = [before]
     done = threading.Event()
 
     def sample():
         while not done.wait(0.002):
-            peak[0] = max(peak[0], _rss())
+            peak[0] = np.maximum(peak[0], _rss())
 
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()
@@ -248,8 +266,9 @@ def rss_growth(fn):
         seconds = time.perf_counter() - t0
         done.set()
         thread.join()
-    peak[0] = max(peak[0], _rss())
-    return out, seconds, peak[0] - before
+    peak[0] = np.maximum(peak[0], _rss())
+    grown, anon = (int(v) for v in peak[0] - before)
+    return out, seconds, grown, anon
 
 
 #: fastgd's settings in the fits: (row name, LogisticRegression arguments)
@@ -331,11 +350,38 @@ def _vw_objective(folder, text, y):
     return float(np.mean(np.logaddexp(0.0, -s * z)))
 
 
-def fit_rows(n=DEFAULT_N, d=D, data=None, peers=("sklearn", "snapml", "vowpalwabbit")):
+def _mapped_fits(X, y, row):
+    # fastgd's first setting on the same CSR saved and memory-mapped (load_csr), per shuffle
+    # mode; the files are fresh, so in the page cache
+    from ..sparse import load_csr, save_csr
+    name, settings = FASTGD_FITS[0]
+    with tempfile.TemporaryDirectory() as folder:
+        save_csr(folder, X)
+        save_csr(os.path.join(folder, "warm"), X[:BATCH * 2])
+        for shuffle in MAPPED_SHUFFLES:
+            fit = dict(settings, shuffle=shuffle)
+            _fastgd_fit(load_csr(os.path.join(folder, "warm")), y[:BATCH * 2], **fit)
+            Xm = load_csr(folder)
+            (coef, b), t, *grown = rss_growth(lambda: _fastgd_fit(Xm, y, **fit))
+            row(f"{name.split(' (')[0]}, memory-mapped CSR, shuffle={shuffle!r}", t,
+                objective(coef, b, X, y), grown, peer=False)
+            del Xm
+
+
+#: the shuffle modes of the memory-mapped fits (the in-memory fits take "full")
+MAPPED_SHUFFLES = ("blocks", "full")
+
+
+def fit_rows(n=DEFAULT_N, d=D, data=None, peers=("sklearn", "snapml", "vowpalwabbit"),
+             mapped=True):
     """The fits' rows (see the module docstring) on the click log of n rows.
 
-    A peer's ratio is its time over that of the fastest fastgd fit that
-    reached an objective no worse than the peer's (else the first fastgd fit).
+    A peer's ratio is its time over that of the fastest in-memory fastgd fit
+    that reached an objective no worse than the peer's (else the first
+    fastgd fit). ``mapped``: also fastgd's first fit on the CSR in
+    memory-mapped files (:func:`fastgd.sparse.load_csr`), for each of
+    ``MAPPED_SHUFFLES``. The resident memory figures are the peak growth
+    during the fit, of all pages and of the anonymous ones (no file pages).
     """
     X, y = click_log(n, d) if data is None else data
     C_bytes = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
@@ -349,23 +395,27 @@ def fit_rows(n=DEFAULT_N, d=D, data=None, peers=("sklearn", "snapml", "vowpalwab
         if peer:
             good = [t for t, v in ours if v <= value + 1e-6]
             ratio = seconds / (min(good) if good else ours[0][0])
+        total, anon = grown
         rows.append(Row("sparse", task, impl, seconds,
                         f"{n * EPOCHS / seconds / 1e6:.2f} M rows/s, objective {value:.5f}, "
-                        f"RSS +{grown / 2**20:.0f} MB ({grown / C_bytes:.0%} of the CSR's "
-                        f"{C_bytes / 2**20:.0f} MB){what}", ratio=ratio))
+                        f"RSS +{total / 2**20:.0f} MB ({total / C_bytes:.0%} of the CSR's "
+                        f"{C_bytes / 2**20:.0f} MB; anonymous +{anon / 2**20:.0f} MB){what}",
+                        ratio=ratio))
 
     for name, settings in FASTGD_FITS:
         _fastgd_fit(X[:BATCH * 2], y[:BATCH * 2], **settings)  # compile (or load) off the clock
-        (coef, b), t, grown = rss_growth(lambda: _fastgd_fit(X, y, **settings))
+        (coef, b), t, *grown = rss_growth(lambda: _fastgd_fit(X, y, **settings))
         value = objective(coef, b, X, y)
         row(name, t, value, grown, peer=False)
         ours.append((t, value))
+    if mapped:
+        _mapped_fits(X, y, row)
     if "sklearn" in peers:
-        (coef, b), t, grown = rss_growth(lambda: _sklearn_fit(X, y))
+        (coef, b), t, *grown = rss_growth(lambda: _sklearn_fit(X, y))
         row("scikit-learn SGDClassifier", t, objective(coef, b, X, y), grown)
     if "snapml" in peers:
         try:
-            (coef, b), t, grown = rss_growth(lambda: _snapml_fit(X, y))
+            (coef, b), t, *grown = rss_growth(lambda: _snapml_fit(X, y))
             row("snapml LogisticRegression (n_jobs=2)", t, objective(coef, b, X, y), grown)
         except ImportError:
             pass
@@ -376,7 +426,7 @@ def fit_rows(n=DEFAULT_N, d=D, data=None, peers=("sklearn", "snapml", "vowpalwab
             return rows
         with tempfile.TemporaryDirectory() as folder:
             fit, text = _vw_fit(X, y, folder)
-            _, t, grown = rss_growth(fit)
+            _, t, *grown = rss_growth(fit)
             value = _vw_objective(folder, text, y)
             row("vowpalwabbit (5 passes, cache)", t, value, grown,
                 " (objective without the L2 term)")

@@ -314,7 +314,8 @@ class PageReleaser:
     until the kernel reclaims it; ``MADV_DONTNEED`` drops it at once (it stays
     in the page cache, so re-reading is cheap). Only done for memmaps opened
     "r", "r+" or "w+" (shared mappings); never for copy-on-write ("c")
-    mappings, where it would discard the caller's private changes.
+    mappings, where it would discard the caller's private changes. X is 2-D
+    (rows) or 1-D (a memory-mapped CSR's arrays: a "row" is then one element).
     """
 
     def __init__(self, X):
@@ -329,8 +330,8 @@ class PageReleaser:
             return
         base = np.frombuffer(mm, dtype=np.uint8, count=1).ctypes.data
         lo = X.__array_interface__["data"][0]
-        span = (X.shape[0] - 1) * abs(X.strides[0]) + (X.shape[1] - 1) * abs(X.strides[1]) \
-            + X.itemsize if X.size else 0
+        span = sum((k - 1) * abs(s) for k, s in zip(X.shape, X.strides)) + X.itemsize \
+            if X.size else 0
         self.mm, self.base, self.lo, self.span = mm, base, lo, span
         self.row_bytes = X.strides[0] if X.flags.c_contiguous else 0
 

@@ -9,7 +9,7 @@ from ..sparse.csr import CSR, as_csr, check_csr, is_sparse
 from .csr import csr_linear_kernel, csr_linear_rows, csr_softmax_kernel, csr_softmax_rows
 from .linear import (EPSILON_INSENSITIVE, HINGE, HUBER, LOGISTIC, MODIFIED_HUBER, POISSON,
                      SQUARED, SQUARED_EPSILON_INSENSITIVE, SQUARED_HINGE, linear_kernel,
-                     linear_rows)
+                     linear_rows_of)
 from .multi_squared import multi_squared_kernel, multi_squared_rows
 from .softmax import softmax_kernel, softmax_rows
 
@@ -18,7 +18,8 @@ from .softmax import softmax_kernel, softmax_rows
 class Loss:
     """One loss: its kernel, serial ``rows`` function, ``kind``, and what its targets must be.
 
-    ``kind`` goes in ``hyper[4]`` (the per-row loss of ``linear_rows``).
+    ``kind`` goes in ``hyper[4]`` (the per-row loss of the generic ``linear_rows``, which
+    the kernels run; ``rows`` is compiled for that one kind: :func:`linear_rows_of`).
     ``targets``: "real" (any finite value), "unit" (in [0, 1]), "sign"
     (-1 or +1), "count" (>= 0) or "class" (integers 0..K-1). ``multi``: the
     kernel has K outputs (K in ``hyper[3]``): one per class, or, with
@@ -46,20 +47,23 @@ class Loss:
         return self.csr_kernel if isinstance(X, CSR) else self.kernel
 
 
-_LINEAR_CSR = dict(csr_kernel=csr_linear_kernel, csr_rows=csr_linear_rows)
+def _linear(name, kind, targets, **options):
+    """A one-output loss: the generic kernels, rows compiled for its kind, CSR kernels."""
+    return Loss(name, linear_kernel, linear_rows_of(kind), kind, targets,
+                csr_kernel=csr_linear_kernel, csr_rows=csr_linear_rows, **options)
+
+
 LOSSES = {loss.name: loss for loss in (
-    Loss("squared_error", linear_kernel, linear_rows, SQUARED, "real", **_LINEAR_CSR),
-    Loss("huber", linear_kernel, linear_rows, HUBER, "real", param="delta", default=1.35,
-         **_LINEAR_CSR),
-    Loss("epsilon_insensitive", linear_kernel, linear_rows, EPSILON_INSENSITIVE, "real",
-         param="epsilon", default=0.1, **_LINEAR_CSR),
-    Loss("squared_epsilon_insensitive", linear_kernel, linear_rows, SQUARED_EPSILON_INSENSITIVE,
-         "real", param="epsilon", default=0.1, **_LINEAR_CSR),
-    Loss("poisson", linear_kernel, linear_rows, POISSON, "count", **_LINEAR_CSR),
-    Loss("logistic", linear_kernel, linear_rows, LOGISTIC, "unit", **_LINEAR_CSR),
-    Loss("hinge", linear_kernel, linear_rows, HINGE, "sign", **_LINEAR_CSR),
-    Loss("squared_hinge", linear_kernel, linear_rows, SQUARED_HINGE, "sign", **_LINEAR_CSR),
-    Loss("modified_huber", linear_kernel, linear_rows, MODIFIED_HUBER, "sign", **_LINEAR_CSR),
+    _linear("squared_error", SQUARED, "real"),
+    _linear("huber", HUBER, "real", param="delta", default=1.35),
+    _linear("epsilon_insensitive", EPSILON_INSENSITIVE, "real", param="epsilon", default=0.1),
+    _linear("squared_epsilon_insensitive", SQUARED_EPSILON_INSENSITIVE, "real", param="epsilon",
+            default=0.1),
+    _linear("poisson", POISSON, "count"),
+    _linear("logistic", LOGISTIC, "unit"),
+    _linear("hinge", HINGE, "sign"),
+    _linear("squared_hinge", SQUARED_HINGE, "sign"),
+    _linear("modified_huber", MODIFIED_HUBER, "sign"),
     Loss("softmax", softmax_kernel, softmax_rows, 0, "class", multi=True,
          csr_kernel=csr_softmax_kernel, csr_rows=csr_softmax_rows),
     Loss("multi_squared_error", multi_squared_kernel, multi_squared_rows, 0, "real", multi=True,

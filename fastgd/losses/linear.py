@@ -1,9 +1,11 @@
 """One-output linear models: z = x . W + b and a per-row loss chosen by ``hyper[4]``.
 
-Every one-output loss shares one compiled row loop (and so one fused epoch
-per dtype in :mod:`fastgd.engine`); the per-row loss is picked by a branch
-once per block of rows. Fewer compiled specialisations keep first-use
-compile time down.
+Every one-output loss shares one row loop, :func:`linear_rows`, in two
+compiled forms: the generic one picks the per-row loss by ``hyper[4]``, with
+a branch once per block of rows (the loss kernels of :mod:`fastgd.losses`
+take it), and :func:`linear_rows_of` compiles it for one per-row loss (the
+estimators train with it: a first ``LogisticRegression`` fit compiles the
+logistic loss, not all nine; 2026-12-02, 1.1 to 2 s of its 10 s of compiling).
 
     L(w) = (1/n) sum_i s_i l(y_i, x_i . W + b) + alpha_2/2 ||W||^2 + alpha_1 ||W||_1
     dL/dW = (1/n) sum_i s_i l'(y_i, z_i) x_i + alpha_2 W + alpha_1 sign(W),
@@ -33,6 +35,7 @@ it differs from scikit-learn's.
 import numpy as np
 
 from .._numba import cast_like, jit, prefetch_row
+from .._specialize import specialize
 from ._rows import EXTRA, KIND, N_INTERCEPTS, objective_kernel
 from .hinge import hinge_pointwise, modified_huber_pointwise, squared_hinge_pointwise
 from .logistic import logistic_block
@@ -42,6 +45,8 @@ from .squared import (epsilon_insensitive_pointwise, huber_pointwise,
 
 (SQUARED, HUBER, LOGISTIC, HINGE, SQUARED_HINGE, MODIFIED_HUBER, EPSILON_INSENSITIVE,
  SQUARED_EPSILON_INSENSITIVE, POISSON) = range(9)
+ANY_KIND = -1
+ROWS_KIND = ANY_KIND  # linear_rows reads the kind from hyper; linear_rows_of binds one
 
 
 @jit
@@ -79,11 +84,35 @@ def pointwise_block(kind, z, y, sw, start, m, param, loss, dz):
     else:
         for k in range(m):
             loss[k], dz[k] = poisson_pointwise(z[k], np.float64(y[start + k]), param)
+    weigh(sw, start, m, loss, dz)
+
+
+@jit
+def weigh(sw, start, m, loss, dz):
+    """loss[k] and dz[k] times the sample weight sw[start + k], k < m (none when sw is empty)."""
     if sw.size > 0:
         for k in range(m):
             s = np.float64(sw[start + k])
             loss[k] *= s
             dz[k] *= s
+
+
+#: the per-row function of each kind but LOGISTIC (whose loop is :func:`logistic_block`)
+POINTWISE = {SQUARED: squared_pointwise, HUBER: huber_pointwise, HINGE: hinge_pointwise,
+             SQUARED_HINGE: squared_hinge_pointwise, MODIFIED_HUBER: modified_huber_pointwise,
+             EPSILON_INSENSITIVE: epsilon_insensitive_pointwise,
+             SQUARED_EPSILON_INSENSITIVE: squared_epsilon_insensitive_pointwise,
+             POISSON: poisson_pointwise}
+
+
+def _one_kind_block(kind, z, y, sw, start, m, param, loss, dz):
+    # pointwise_block for the one kind bound by specialize (IS_LOGISTIC, pointwise)
+    if IS_LOGISTIC:  # noqa: F821
+        logistic_block(z, y, start, m, loss, dz)
+    else:
+        for k in range(m):
+            loss[k], dz[k] = pointwise(z[k], np.float64(y[start + k]), param)  # noqa: F821
+    weigh(sw, start, m, loss, dz)
 
 
 # Rows go in blocks: the logits of the block, then its per-row losses in one
@@ -182,7 +211,7 @@ def linear_rows(w, X, y, sw, hyper, g):
     no conversions). Returns NaN when a logit is NaN or inf.
     """
     n, d = X.shape
-    kind = int(hyper[KIND])
+    kind = int(hyper[KIND]) if ROWS_KIND == ANY_KIND else ROWS_KIND
     fit_b = hyper[N_INTERCEPTS] != 0.0
     b = np.float64(w[d]) if fit_b else 0.0
     param = hyper[EXTRA]
@@ -211,6 +240,24 @@ def linear_rows(w, X, y, sw, hyper, g):
     # loss makes of it (the hinge is 0 at y z = inf): the engine stops, and the estimators
     # tell a bad X from a divergence without reading X first
     return total if bad == 0 else np.nan
+
+
+_OF_KIND = {}
+
+
+def linear_rows_of(kind):
+    """:func:`linear_rows` compiled for the one per-row loss ``kind`` (``hyper[4]`` is then
+    not read): what the estimators train with. One dispatcher per kind, made on first use."""
+    if kind not in _OF_KIND:
+        block = specialize(_one_kind_block, pointwise=POINTWISE.get(kind, logistic_block),
+                           IS_LOGISTIC=kind == LOGISTIC)
+        _OF_KIND[kind] = specialize(linear_rows.py_func, pointwise_block=block, ROWS_KIND=kind)
+    return _OF_KIND[kind]
+
+
+def is_linear_rows(rows):
+    """True for :func:`linear_rows` and its compilations for one kind."""
+    return rows is linear_rows or any(rows is r for r in _OF_KIND.values())
 
 
 linear_kernel = objective_kernel(linear_rows)

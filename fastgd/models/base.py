@@ -36,7 +36,10 @@ by blocks. A ``scipy.sparse`` X (models with ``_accepts_sparse``: the linear
 ones) is validated by :func:`fastgd.sparse.as_csr`, used as it is when it is
 CSR and converted once otherwise, never densified; its epochs run in
 :mod:`fastgd.engine.sparse`, early stopping's validation rows are a CSR copy
-of those rows. The caller's arrays are never written to.
+of those rows. A CSR of memory-mapped arrays (:func:`fastgd.sparse.load_csr`)
+is streamed as a dense memmap is: validated, trained on (shuffled by blocks
+with ``shuffle=True``) and predicted from piece by piece, its pages released.
+The caller's arrays are never written to.
 """
 
 import contextlib
@@ -59,7 +62,8 @@ from ..losses import linear_penalty
 from ..losses.standardize import from_data_units, standardized, standardized_hyper, to_data_units
 from ..optim import OPTIMIZERS
 from ..schedules import Schedule, as_schedule, schedule_config
-from ..sparse import CSR, as_csr, is_sparse
+from ..sparse import CSR, as_csr, is_mapped, is_sparse
+from ..sparse.mapped import BLOCK_BYTES, CSRPages, copy_rows, row_blocks
 from . import auto
 
 FLOATS = [np.float64, np.float32]
@@ -194,7 +198,11 @@ class GDEstimator(BaseEstimator):
         the parameters of the best epoch.
     validation_fraction : float, default 0.1
     shuffle : bool or {"none", "full", "blocks"}, default True
-        True means "full" for in-memory data (dense or sparse) and "blocks" for memmaps.
+        True means "full" for in-memory data (dense or sparse) and "blocks" for memmaps
+        (dense, or a CSR of memory-mapped arrays). "full" on a mapped CSR gathers each
+        piece of 65,536 shuffled rows from anywhere in its files: random reads, fast
+        while the files stay in the OS's page cache, slow from disk; resident memory
+        still grows by about a piece (pages are released after each).
     random_state : None, int or RandomState
     warm_start : bool, default False
         Start ``fit`` from the current coefficients (with a fresh optimizer).
@@ -555,7 +563,7 @@ class GDEstimator(BaseEstimator):
     def _shuffle_mode(self, params, X):
         mode = params["shuffle"]
         if mode == "auto" and is_sparse(X):
-            return "full"
+            return "blocks" if is_mapped(X) else "full"
         if mode == "auto":
             return "blocks" if is_memmap(X) else "full"
         return mode
@@ -679,6 +687,8 @@ class GDEstimator(BaseEstimator):
         if early:
             train_rows, val = self._split(X, y_enc, params)
             X_val = X[val] if is_sparse(X) else np.take(X, val, axis=0)
+            if is_sparse(X):
+                CSRPages(X).release()   # the pages of a mapped CSR the copy read
             y_val = y[val]
             if not is_sparse(X) and not np.isfinite(X_val).all():  # rows the epochs never see
                 raise DivergenceError("the validation rows of X hold NaN or inf")
@@ -728,6 +738,14 @@ class GDEstimator(BaseEstimator):
         X = self._validate_X(X, reset=False) if not is_memmap(X) else self._check_memmap_predict(X)
         coef = self.coef_.astype(X.dtype, copy=False).reshape(-1, X.shape[1])
         b = self.intercept_.astype(X.dtype, copy=False)
+        if is_sparse(X) and is_mapped(X):
+            # validated in blocks already; product in blocks of rows, pages released
+            out = np.empty((X.shape[0], coef.shape[0]), dtype=X.dtype)
+            pages = CSRPages(X)
+            for lo, hi in row_blocks(X, BLOCK_BYTES):
+                out[lo:hi] = copy_rows(X, lo, hi, X.shape[1]) @ coef.T + b
+                pages.release()
+            return out
         if not is_memmap(X):
             return X @ coef.T + b
         out = np.empty((X.shape[0], coef.shape[0]), dtype=X.dtype)

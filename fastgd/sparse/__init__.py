@@ -7,7 +7,10 @@
   validates a CSR built by hand);
 * :mod:`fastgd.sparse.batch` -- shuffled rows gathered into a block
   (:func:`gather_rows`, sized by :func:`rows_nnz`) and the distinct columns
-  a batch touches (:func:`touched_columns`).
+  a batch touches (:func:`touched_columns`);
+* :mod:`fastgd.sparse.mapped` -- a CSR in memory-mapped ``.npy`` files:
+  :func:`save_csr` and :func:`load_csr` (no copy), which the estimators
+  stream in blocks as they do a dense memmap.
 
 The losses over CSR rows are in :mod:`fastgd.losses.csr`; the public loss
 functions (``fastgd.losses.logistic(w, X, y)`` ...) accept sparse X directly.
@@ -15,6 +18,7 @@ functions (``fastgd.losses.logistic(w, X, y)`` ...) accept sparse X directly.
 
 from .batch import gather_rows, rows_nnz, touched_columns
 from .csr import CSR, as_csr, check_csr, csr_n_rows, csr_take_rows, is_sparse
+from .mapped import is_mapped, load_csr, save_csr
 
 __all__ = ["CSR", "as_csr", "check_csr", "csr_n_rows", "csr_take_rows", "gather_rows",
-           "is_sparse", "rows_nnz", "touched_columns"]
+           "is_mapped", "is_sparse", "load_csr", "rows_nnz", "save_csr", "touched_columns"]

@@ -44,7 +44,10 @@ above ``PARALLEL_THRESHOLD`` elements in parallel over parts; each part
 records its first bad position of each kind, and the records are merged in
 part order, so the reported error does not depend on the number of threads.
 A broken indptr is reported first, then an index out of range, then a
-value that is not finite.
+value that is not finite. A CSR with a memory-mapped array
+(:mod:`fastgd.sparse.mapped`) is checked the same way block by block, each
+block's pages released once read, so the check never holds the files in
+memory (:func:`_check_streamed`); the same error comes out.
 """
 
 from collections import namedtuple
@@ -149,34 +152,37 @@ def _span(p, parts, size):
 
 
 @jit
-def _check_part(data, indices, indptr, n_cols, p, parts, out):
+def _check_part(data, indices, indptr, n_cols, nnz, p, parts, out):
     """out[:] = the first bad (pointer, index, value) positions of part p, -1 for none."""
     a, b = _span(p, parts, indptr.size - 1)
-    out[_PTR] = _first_bad_pointer(indptr, a + 1, b + 1, data.size)
+    out[_PTR] = _first_bad_pointer(indptr, a + 1, b + 1, nnz)
     a, b = _span(p, parts, data.size)
     out[_INDEX] = _first_bad_index(indices, a, b, n_cols)
     out[_VALUE] = _first_nonfinite(data, a, b)
 
 
 @jit_parallel
-def _check_structure(data, indices, indptr, n_cols):
+def _check_structure(data, indices, indptr, n_cols, nnz):
     """The first bad (pointer, index, value) positions of a CSR, -1 where there is none.
 
-    indptr[1:] and the entries are each cut into the same number of equal
-    parts, a function of their sizes only, checked independently (in
-    parallel above ``PARALLEL_THRESHOLD`` elements); the parts are in order,
-    so the first part with a bad position of a kind holds the first one.
-    indptr[0] = 0 is the caller's check.
+    indptr[1:] (each entry in [previous entry, nnz]) and the entries are
+    each cut into the same number of equal parts, a function of their sizes
+    only, checked independently (in parallel above ``PARALLEL_THRESHOLD``
+    elements); the parts are in order, so the first part with a bad position
+    of a kind holds the first one. indptr[0] = 0 is the caller's check.
+    :func:`_check_streamed` calls it on blocks of a memory-mapped CSR: a
+    block of indptr with no entries, or a block of entries with an indptr
+    of one element.
     """
     size = max(data.size, indptr.size)
     parts = max(1, min(_MAX_PARTS, size // CHUNK))
     found = np.empty((parts, 3), dtype=np.int64)
     if size > PARALLEL_THRESHOLD and parts > 1:
         for p in prange(parts):
-            _check_part(data, indices, indptr, n_cols, p, parts, found[p])
+            _check_part(data, indices, indptr, n_cols, nnz, p, parts, found[p])
     else:
         for p in range(parts):
-            _check_part(data, indices, indptr, n_cols, p, parts, found[p])
+            _check_part(data, indices, indptr, n_cols, nnz, p, parts, found[p])
     first = np.empty(3, dtype=np.int64)
     for kind in range(3):
         first[kind] = -1
@@ -184,6 +190,48 @@ def _check_structure(data, indices, indptr, n_cols):
             if found[p, kind] >= 0:
                 first[kind] = found[p, kind]
                 break
+    return first
+
+
+def _check_streamed(data, indices, indptr, n_cols, nnz):
+    """:func:`_check_structure` of a memory-mapped CSR, read block by block.
+
+    indptr, then the entries, in blocks of about
+    ``fastgd.sparse.mapped.BLOCK_BYTES``, each copied into a buffer (the
+    kernel then sees in-memory arrays: no other compiled version) and its
+    pages released after it is checked; the scan stops at the first bad
+    pointer, or at the first bad index. The same positions as
+    :func:`_check_structure` of the whole arrays.
+    """
+    from . import mapped
+    pages = mapped.CSRPages(CSR(data, indices, indptr, n_cols))
+    first = np.full(3, -1, dtype=np.int64)
+    n = indptr.size - 1
+    step = max(2, mapped.BLOCK_BYTES // indptr.itemsize)
+    buf = np.empty(min(step, n + 1), indptr.dtype)
+    no_data, no_indices = np.empty(0, data.dtype), np.empty(0, indices.dtype)
+    for lo in range(0, n, step - 1):      # indptr[lo:hi] checks positions lo + 1 .. hi - 1
+        hi = min(n + 1, lo + step)
+        np.copyto(buf[:hi - lo], indptr[lo:hi])
+        found = _check_structure(no_data, no_indices, buf[:hi - lo], n_cols, nnz)[_PTR]
+        pages.indptr.release(lo, hi)
+        if found >= 0:
+            first[_PTR] = lo + found
+            return first
+    step = max(1, mapped.BLOCK_BYTES // (data.itemsize + indices.itemsize))
+    dbuf, ibuf = np.empty(min(step, nnz), data.dtype), np.empty(min(step, nnz), indices.dtype)
+    one = np.zeros(1, indptr.dtype)
+    for a in range(0, nnz, step):
+        k = min(nnz, a + step) - a
+        np.copyto(dbuf[:k], data[a:a + k])
+        np.copyto(ibuf[:k], indices[a:a + k])
+        found = _check_structure(dbuf[:k], ibuf[:k], one, n_cols, nnz)
+        pages.release_entries(a, a + k)
+        if found[_VALUE] >= 0 and first[_VALUE] < 0:
+            first[_VALUE] = a + found[_VALUE]
+        if found[_INDEX] >= 0:
+            first[_INDEX] = a + found[_INDEX]
+            break
     return first
 
 
@@ -270,7 +318,9 @@ def check_csr(X, name="X"):
     if indptr[n] != nnz:
         raise ValueError(f"{name}.indptr[{n}] = {indptr[n]} must equal the number of stored "
                          f"entries, {nnz} (the size of {name}.data)")
-    bad_ptr, bad_index, bad_value = _check_structure(data, indices, indptr, d)
+    from .mapped import is_mapped
+    check = _check_streamed if is_mapped(X) else _check_structure
+    bad_ptr, bad_index, bad_value = check(data, indices, indptr, d, nnz)
     if bad_ptr >= 0:
         v = indptr[bad_ptr]
         if v < 0 or v > nnz:
