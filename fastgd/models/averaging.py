@@ -44,7 +44,8 @@ def _constants(w, t, lr, h, sc):
         n = sc[N_AVERAGED] + 1.0  # noqa: F821
         sc[N_AVERAGED] = n  # noqa: F821
         mu = 1.0 / n
-    return k, cast_like(mu, w)
+    # one flat tuple, the rule's constants then mu: a prange body cannot take a nested one
+    return k + (cast_like(mu, w),)
 
 
 @jit(inline="always")
@@ -55,21 +56,21 @@ def _average(w, avg, mu):
 
 
 def _loop(w, g, s, k):
-    inner_loop(w, g, s[:-1], k[0])  # noqa: F821 (bound by specialize)
-    _average(w, s[-1], k[1])
+    inner_loop(w, g, s[:-1], k[:-1])  # noqa: F821 (bound by specialize)
+    _average(w, s[-1], k[-1])
 
 
 def _matrix(w, g, s, k, cols):
-    inner_matrix(w, g, s[:-1], k[0], cols)  # noqa: F821 (bound by specialize)
-    _average(w, s[-1], k[1])
+    inner_matrix(w, g, s[:-1], k[:-1], cols)  # noqa: F821 (bound by specialize)
+    _average(w, s[-1], k[-1])
 
 
 def _reduce(w, g, s, k, out):
-    inner_reduce(w, g, s[:-1], k[0], out)  # noqa: F821 (bound by specialize)
+    inner_reduce(w, g, s[:-1], k[:-1], out)  # noqa: F821 (bound by specialize)
 
 
 def _combine(w, k, partial, sc):
-    return inner_combine(w, k[0], partial, sc), k[1]  # noqa: F821 (bound by specialize)
+    return inner_combine(w, k[:-1], partial, sc) + k[-1:]  # noqa: F821 (bound by specialize)
 
 
 _RULES = {}
