@@ -264,33 +264,79 @@ def ref_prodigy(theta, g, state, t, lr, betas=(0.9, 0.999), eps=1e-8, weight_dec
     return theta - dlr * state["exp_avg"] / (np.sqrt(state["exp_avg_sq"]) + d_max * eps)
 
 
-def ref_lamb(theta, g, state, t, lr, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0):
+def _segments(theta, shapes):
+    """(slice, shape) of each segment of the flat vector (no shapes: one 1-D segment)."""
+    shapes = [(theta.size,)] if shapes is None else [
+        (s,) if isinstance(s, int) else tuple(s) for s in shapes]
+    out, start = [], 0
+    for shape in shapes:
+        n = int(np.prod(shape))
+        out.append((slice(start, start + n), shape))
+        start += n
+    return out
+
+
+def _rms(a):
+    """|a|_2 / sqrt(size), accumulated in float64."""
+    return math.sqrt(float(np.sum(a.astype(np.float64) ** 2))) / math.sqrt(a.size)
+
+
+def ref_lamb(theta, g, state, t, lr, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0,
+             shapes=None):
     beta1, beta2 = betas
     m = beta1 * state.get("exp_avg", _zeros(theta)) + (1 - beta1) * g
     v = beta2 * state.get("exp_avg_sq", _zeros(theta)) + (1 - beta2) * g * g
     state["exp_avg"], state["exp_avg_sq"] = m, v
     r = (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps) + weight_decay * theta
-    # one trust ratio over the whole vector; norms accumulated in float64
-    w_norm = math.sqrt(float(np.sum(theta.astype(np.float64) ** 2)))
-    r_norm = math.sqrt(float(np.sum(r.astype(np.float64) ** 2)))
-    trust = w_norm / r_norm if w_norm > 0 and r_norm > 0 else 1.0
-    return theta - theta.dtype.type(lr * trust) * r
+    out = theta.copy()
+    for part, _ in _segments(theta, shapes):   # one trust ratio per segment (layer)
+        w_norm, r_norm = _rms(theta[part]), _rms(r[part])
+        trust = w_norm / r_norm if w_norm > 0 and r_norm > 0 else 1.0
+        out[part] = theta[part] - theta.dtype.type(lr * trust) * r[part]
+    return out
 
 
 def ref_adafactor(theta, g, state, t, lr, beta2_decay=-0.8, eps=(0.0, 1e-3), d=1.0,
-                  weight_decay=0.0):
+                  weight_decay=0.0, shapes=None):
+    """torch.optim.Adafactor over the segments as separate tensors: the factored moment for
+    the 2-D ones (state row_var, col_var: their rows' and columns' parts, in segment order),
+    the vector form for the 1-D ones (variance)."""
     eps1, eps2 = eps
     if eps1 == 0:
         eps1 = float(np.finfo(theta.dtype).eps)
-    n = theta.size
-    rms = lambda a: math.sqrt(float(np.sum(a.astype(np.float64) ** 2))) / math.sqrt(n)  # noqa: E731
-    alpha = max(eps2, rms(theta)) * min(lr, 1 / math.sqrt(t))
-    theta = theta * (1 - lr * weight_decay)
-    v = state.get("variance", _zeros(theta))
-    v = v + (g * g - v) * float(t) ** beta2_decay
-    state["variance"] = v
-    u = g / np.sqrt(np.maximum(v, eps1 * eps1))
-    return theta - theta.dtype.type(alpha / max(1.0, rms(u) / d)) * u
+    segments = _segments(theta, shapes)
+    dt = theta.dtype
+    sizes = {"variance": sum(int(np.prod(s)) for _, s in segments if len(s) == 1),
+             "row_var": sum(s[0] for _, s in segments if len(s) == 2),
+             "col_var": sum(s[1] for _, s in segments if len(s) == 2)}
+    for name, size in sizes.items():
+        if name not in state:
+            state[name] = np.zeros(size, dtype=dt)
+    rate = dt.type(float(t) ** beta2_decay)
+    used = dict.fromkeys(sizes, 0)
+    out = theta.copy()
+    for part, shape in segments:
+        p, gs = theta[part].reshape(shape), g[part].reshape(shape)
+        alpha = max(eps2, _rms(p)) * min(lr, 1 / math.sqrt(t))
+        p = p * dt.type(1 - lr * weight_decay)
+        if len(shape) == 2:
+            rows, cols = shape
+            R = state["row_var"][used["row_var"]:used["row_var"] + rows]   # views: updated in place
+            C = state["col_var"][used["col_var"]:used["col_var"] + cols]
+            used["row_var"] += rows
+            used["col_var"] += cols
+            sq = gs.astype(np.float64) ** 2
+            R += (sq.mean(axis=1).astype(dt) - R) * rate
+            C += (sq.mean(axis=0).astype(dt) - C) * rate
+            v = np.outer(R, C) / max(dt.type(R.astype(np.float64).mean()), dt.type(eps1))
+        else:
+            V = state["variance"][used["variance"]:used["variance"] + p.size]
+            used["variance"] += p.size
+            V += (gs * gs - V) * rate
+            v = V
+        u = gs / np.sqrt(np.maximum(v, dt.type(eps1 * eps1)))
+        out[part] = (p - dt.type(alpha / max(1.0, _rms(u) / d)) * u).ravel()
+    return out
 
 
 REFERENCES = {

@@ -171,3 +171,22 @@ def test_schedule_free_rules_refuse_average(optimizer):
     with pytest.raises(ValueError, match="schedule-free"):
         model.fit(X, y)
     assert not hasattr(model, "coef_")
+
+
+def test_averaged_optimizer_steps_a_layout_and_averages_it():
+    # the averaged rule's own (parallel) step kernel, with Adafactor's factored matrix step:
+    # its constants are one flat tuple (a nested one did not compile under prange)
+    from fastgd.models.averaging import averaged_optimizer_class
+    rng = np.random.default_rng(0)
+    shapes, x0 = [(3, 4), (4,)], rng.standard_normal(16)
+    averaged = averaged_optimizer_class("adafactor")(x0.copy(), lr=0.05, shapes=shapes)
+    plain = fastgd.Adafactor(x0.copy(), lr=0.05, shapes=shapes)
+    mean = np.zeros(16)
+    for n in range(1, 6):
+        g = rng.standard_normal(16)
+        averaged.step(g)
+        plain.step(g)
+        mean += (plain.params - mean) / n
+    np.testing.assert_array_equal(averaged.params, plain.params)
+    np.testing.assert_allclose(averaged.state["average"], mean, rtol=1e-14, atol=1e-15)
+    assert averaged.state["n_averaged"] == 5

@@ -101,8 +101,8 @@ def test_parallel_loops_are_the_pranges():
         sums = bool(flags.get("N_SUMS"))  # a rule with a reduction stage: its prange too
         if "PARALLEL_GRAD" in flags:  # an epoch compiled for some of its parallel paths
             pranges = int(flags["PARALLEL_GRAD"]) + int(flags["PARALLEL_UPDATE"]) * (1 + sums)
-        elif "N_SUMS" in flags and not sums:  # the reduction's prange: pruned (N_SUMS = 0)
-            pranges -= 1
+        elif "N_SUMS" in flags:  # a step: the two pranges over a segment's chunks (the
+            pranges = 2 if sums else 1   # reduction stage, then the loop), or the loop's one
         if loops != pranges:
             wrong.append(f"{kernel.py_func.__qualname__}: {loops} parallel loops, "
                          f"{pranges} prange")

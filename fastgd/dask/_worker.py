@@ -382,8 +382,10 @@ def local_epochs(shard, jobs, per_fit, block):
     trainers = []
     for job, (w, state_dict, round_index) in zip(jobs, per_fit):
         params = np.array(w, copy=True)
+        est = job.estimator
         opt = OPTIMIZERS[job.optimizer](params, lr=state_dict["hyperparams"]["lr"],
-                                        **job.optimizer_params)
+                                        **job.optimizer_params,
+                                        shapes=est._shapes(est.n_features_in_, job.n_outputs))
         opt.load_state_dict(state_dict)
         rows, penalty = job.objective()
         rng = np.random.default_rng([job.seed, round_index, block])

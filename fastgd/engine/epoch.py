@@ -20,10 +20,11 @@ copies shuffled or streamed rows into contiguous blocks first):
 2. The update, from the :class:`~fastgd.engine.step.Update` record:
    :func:`fastgd.engine.step.prepare_grad` (guard, clipping), the learning
    rate ``schedule_value(spec, t)``, the rule's ``constants``, its
-   reduction stage if it has one (``reduce`` per chunk, ``combine``), then its
-   element-wise ``loop``, over ``CHUNK``-sized views under ``prange`` on
-   the parallel path when the parameter vector is larger than
-   ``PARALLEL_THRESHOLD``.
+   reduction stage if it has one (``reduce`` per chunk, ``combine``, per
+   segment of the layout for a layered rule: see :mod:`fastgd.kernels.rule`),
+   then its element-wise ``loop``, over ``CHUNK``-sized views under
+   ``prange`` on the parallel path when the parameter vector (or the
+   segment) is larger than ``PARALLEL_THRESHOLD``.
 
 ``loss_sum`` is the sum over batches of (batch objective * rows); ``done``
 the rows processed: less than the rows of ``data`` when a batch's loss came
@@ -45,6 +46,7 @@ from .._numba import CHUNK, PARALLEL_THRESHOLD, jit, n_chunks, views
 from .._specialize import specialize
 from ..losses._rows import MAX_PARTS, merge_parts, part_function, row_partition, scale, store, \
     work_per_row
+from ..kernels.layout import COLS, SIZE, START, segment_views
 from ..kernels.rule import pieces
 from ..schedules import schedule_value
 from .step import prepare_grad
@@ -59,7 +61,7 @@ def max_parts(batch, work):
 
 def _epoch(w, data, hyper, update, batch_size, t):
     X, y, sw = data
-    s, sc, h, spec, clip = update  # a prange body may capture arrays and tuples, not records
+    s, sc, h, spec, clip, seg = update  # a prange body may capture arrays and tuples, not records
     n = X.shape[0]
     size = w.size
     weighted = sw.size > 0
@@ -98,17 +100,29 @@ def _epoch(w, data, hyper, update, batch_size, t):
         lr = schedule_value(spec, t)
         t += 1
         k = constants(w, t, lr, h, sc)  # noqa: F821
-        if N_SUMS > 0:  # noqa: F821 (the rule's reduction stage: fastgd.kernels.rule)
-            if PARALLEL_UPDATE and size > PARALLEL_THRESHOLD:  # noqa: F821
-                partial = np.empty((n_chunks(size), N_SUMS))  # noqa: F821
-                for c in prange(n_chunks(size)):
-                    lo = c * CHUNK
-                    hi = min(size, lo + CHUNK)
-                    reduce(w[lo:hi], grad[lo:hi], views(s, lo, hi), k, partial[c])  # noqa: F821
-            else:
-                partial = reduce_serial(w, grad, s, k)  # noqa: F821
-            k = combine(w, k, partial, sc)  # noqa: F821
-        if PARALLEL_UPDATE and size > PARALLEL_THRESHOLD:  # noqa: F821
+        if N_SUMS > 0:  # noqa: F821 (the rule's reduction stage per segment: fastgd.kernels.rule)
+            for j in range(seg.shape[0]):
+                row = seg[j]
+                n_seg = row[SIZE]
+                if not PARALLEL_UPDATE or n_seg <= PARALLEL_THRESHOLD \
+                        or (row[COLS] > 0 and HAS_MATRIX):  # noqa: F821
+                    segment_step(w, grad, s, k, sc, row)  # noqa: F821
+                    continue
+                lo = row[START]      # as in fastgd.kernels.rule's step: prange over the chunks
+                ws = w[lo:lo + n_seg]
+                gs = grad[lo:lo + n_seg]
+                sj = segment_views(s, row)
+                partial = np.empty((n_chunks(n_seg), N_SUMS))  # noqa: F821
+                for c in prange(n_chunks(n_seg)):
+                    a0 = c * CHUNK
+                    e0 = min(n_seg, a0 + CHUNK)
+                    reduce(ws[a0:e0], gs[a0:e0], views(sj, a0, e0), k, partial[c])  # noqa: F821
+                kj = combine(ws, k, partial, sc)  # noqa: F821
+                for c in prange(n_chunks(n_seg)):
+                    a0 = c * CHUNK
+                    e0 = min(n_seg, a0 + CHUNK)
+                    loop(ws[a0:e0], gs[a0:e0], views(sj, a0, e0), kj)  # noqa: F821
+        elif PARALLEL_UPDATE and size > PARALLEL_THRESHOLD:  # noqa: F821
             for c in prange(n_chunks(size)):
                 lo = c * CHUNK
                 hi = min(size, lo + CHUNK)

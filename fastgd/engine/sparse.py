@@ -83,6 +83,7 @@ from ..losses.csr import CSR_LAYOUT, csr_linear_rows, csr_linear_rows_at, csr_sc
     csr_softmax_rows, csr_softmax_rows_at
 from ..losses.linear import is_linear_rows, linear_rows, pointwise_block
 from ..losses.softmax import softmax_rows
+from ..kernels.rule import pieces
 from ..schedules import schedule_value
 from ..sparse import CSR, gather_rows, rows_nnz, take_rows, touched_columns
 from ..sparse.mapped import CSRPages, is_mapped
@@ -183,7 +184,7 @@ class Buffers(NamedTuple):
 
 
 def _sparse_epoch(w, X, y, sw, order, hyper, update, batch_size, t, buf):
-    s, sc, h, spec, clip = update
+    s, sc, h, spec, clip, seg = update
     d = X.n_cols
     n_coef = w.size - int(hyper[N_INTERCEPTS])
     l2 = hyper[L2]
@@ -242,6 +243,10 @@ def _sparse_epoch(w, X, y, sw, order, hyper, update, batch_size, t, buf):
             a, s2, s1 = scaled_sgd_step(w, gt, buf.idx, nt, n_coef, a, lr, l2 + wd, wd, s2, s1)
             continue
         k = constants(w, t, lr, h, sc)  # noqa: F821
+        if MODE == DENSE and N_SUMS > 0:  # noqa: F821 (the reduction stage, per segment)
+            for j in range(seg.shape[0]):
+                segment_step(w, gt, s, k, sc, seg[j])  # noqa: F821
+            continue
         if MODE == DENSE:  # noqa: F821
             loop(w, gt, s, k)  # noqa: F821
             continue
@@ -440,9 +445,11 @@ def make_sparse_epoch(rows, rule, mode):
     key = (rows.py_func.__name__, rule.name, mode)
     if key not in _CACHE:
         wd = _param_index(rule, "weight_decay") if mode == SCALED else 0
+        stage = pieces(rule)
         _CACHE[key] = specialize(_sparse_epoch, rows=rows, constants=rule.constants,
                                  loop=rule.loop, MODE=mode, WEIGHT_DECAY=wd,
-                                 DIRECT=rows is csr_linear_rows_at)
+                                 DIRECT=rows is csr_linear_rows_at, N_SUMS=stage["N_SUMS"],
+                                 segment_step=stage["segment_step"])
     return _CACHE[key]
 
 

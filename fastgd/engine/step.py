@@ -26,8 +26,9 @@ Data = namedtuple("Data", "X y sw")
 
 #: an optimizer as a compiled loop takes it: its rule's state arrays ``s`` (a tuple)
 #: and scalar state ``sc`` (updated in place), the hyperparameters ``h``, the schedule's
-#: ``spec`` and ``clip`` = (clip_norm, clip_value, skip_nonfinite), 0 for off
-Update = namedtuple("Update", "s sc h spec clip")
+#: ``spec``, ``clip`` = (clip_norm, clip_value, skip_nonfinite), 0 for off, and ``seg``,
+#: the rule's segment table of the parameters' layout (:mod:`fastgd.kernels.layout`)
+Update = namedtuple("Update", "s sc h spec clip seg")
 
 
 def pack(optimizer):
@@ -42,7 +43,7 @@ def pack(optimizer):
     spec = lr.spec if hasattr(lr, "spec") else np.array([0.0, lr, 0, 0, 0, 0, 0, 0])
     clip = (float(hyper["clip_norm"] or 0.0), float(hyper["clip_value"] or 0.0),
             float(optimizer.skip_nonfinite))
-    return Update(s, sc, optimizer._h, spec, clip)
+    return Update(s, sc, optimizer._h, spec, clip, optimizer._segments)
 
 
 def unpack(optimizer, update, step_count, n_skipped):

@@ -14,6 +14,10 @@ float32 or float64 arrays of one dtype and size, ``s`` the tuple of the
 rule's state arrays and ``sc`` its float64 scalar state (both from
 ``RULE.init_state(params, ...)``), ``t`` the step (1 for the first), ``lr``
 the learning rate and ``h`` the hyperparameters (``RULE.hyper(...)``).
+The kernels of the rules whose math is per tensor (LAMB, Adafactor: see
+:mod:`fastgd.kernels.layout`) take an optional last argument ``seg``, the
+segment table ``RULE.segments(params, shapes)``, with the state of
+``RULE.init_state(params, shapes, ...)``; without it the vector is one segment.
 Arithmetic is in the parameters' dtype. Below
 ``fastgd._numba.PARALLEL_THRESHOLD`` elements a kernel runs a serial loop;
 above it, a ``prange`` over chunks. Kernels trust their inputs: the
@@ -31,7 +35,7 @@ def _discover():
     """The Rule records of this package's modules, in module order (then definition order)."""
     found = {}
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("_") or info.name in ("rule", "clip"):
+        if info.name.startswith("_") or info.name in ("rule", "clip", "layout"):
             continue
         module = importlib.import_module(f"{__name__}.{info.name}")
         for name, value in vars(module).items():

@@ -1,4 +1,4 @@
-"""LAMB: Adam steps scaled by a layer-wise trust ratio |theta| / |update|."""
+"""LAMB: Adam steps scaled by a trust ratio |theta| / |update| per layer."""
 
 import math
 
@@ -73,7 +73,7 @@ LAMB = Rule(
             Param("weight_decay", 0.0)),
     state=(State("exp_avg"), State("exp_avg_sq", nonnegative=True)),
     constants=lamb_constants, loop=lamb_loop,
-    reduce=lamb_reduce, combine=lamb_combine, n_sums=2,
+    reduce=lamb_reduce, combine=lamb_combine, n_sums=2, layered=True,
     methods={"lamb": {}},
     examples=({"lr": 0.01}, {"lr": 0.01, "betas": (0.8, 0.99), "eps": 1e-8,
                              "weight_decay": 0.01}),
@@ -81,20 +81,22 @@ LAMB = Rule(
     BERT in 76 minutes", Algorithm 2), as ``optax.lamb`` (bias-corrected
     moments, eps outside the root, the trust ratio 1 when either norm is 0).
 
-    With t = 1 for the first step and phi the identity::
+    With t = 1 for the first step, phi the identity, and, in the last line,
+    theta, r and the norms those of one segment (layer) of the parameters'
+    layout (``shapes=``: each tensor of a torch param group; without it the
+    whole vector is one segment)::
 
         m_t     = beta1 * m_{t-1} + (1 - beta1) * g_t                (exp_avg)
         v_t     = beta2 * v_{t-1} + (1 - beta2) * g_t**2             (exp_avg_sq)
         r_t     = (m_t / (1 - beta1**t)) / (sqrt(v_t / (1 - beta2**t)) + eps) + lambda * theta_{t-1}
-        theta_t = theta_{t-1} - lr * |theta_{t-1}|_2 / |r_t|_2 * r_t
+        theta_t = theta_{t-1} - lr * |theta_{t-1}|_2 / |r_t|_2 * r_t   (per layer)
 
-    The paper takes one trust ratio per layer; fastgd's parameters are one
-    flat vector with no layout of layers, so LAMB here takes one ratio over
-    the whole vector (the "layer" is the vector). The two norms are the
-    rule's reduction stage: summed in float64 per ``CHUNK`` and added in
-    chunk order, so a step has the same bits whatever the thread count; the
-    loop then recomputes r_t from the stored moments (two passes over the
-    state, no buffer for r).
+    The paper's trust ratio is per layer (optax: per parameter tensor);
+    fastgd's MLP estimators pass each layer's weights and bias as segments.
+    The two norms of each segment are the rule's reduction stage: summed in
+    float64 per ``CHUNK`` and added in chunk order, so a step has the same
+    bits whatever the thread count; the loop then recomputes r_t from the
+    stored moments (two passes over the state, no buffer for r).
 
     >>> import numpy as np, fastgd
     >>> x = np.array([3.0, -2.0])

@@ -39,13 +39,29 @@ serial or parallel, so the sums, and every bit of the step, are the same
 whatever the thread count and on every path (optimizer, fused epoch,
 minimize).
 
-The parallel step around them is written once (:func:`step_kernel`): below
+A rule whose sums are per parameter tensor (``layered``: LAMB's trust
+ratio per layer, Adafactor's RMS scaling) runs the stage and the loop once
+per segment of the parameters' layout (:mod:`fastgd.kernels.layout`), each
+segment cut into its own ``CHUNK``-sized pieces from its start; a layered
+rule whose math needs a segment's shape adds one more serial piece:
+
+``matrix(w, g, s, k, cols)``
+    the whole step of one 2-D segment (``w``, ``g`` its C-ordered
+    ``size / cols`` x ``cols`` elements, ``s`` its parts of the state arrays),
+    instead of the stage and the loop (Adafactor's factored moment).
+
+Without a layout (and always for a rule that is not layered: Prodigy's
+estimate is over the whole vector) the vector is one segment.
+
+The parallel step around them is written once (``Rule.step``): below
 ``fastgd._numba.PARALLEL_THRESHOLD`` elements one serial call, above it a
 ``prange`` over ``CHUNK``-sized views. Each rule gets its own compiled copy
 (:func:`fastgd._specialize.specialize`), so a program compiles only the
 rules it uses.
 
-State arrays have the parameters' dtype and size. One that only some
+State arrays have the parameters' dtype and, unless their ``State.shape``
+says otherwise (a factored moment: one entry per row or column of each
+matrix), their size. One that only some
 settings need (AMSGrad's running maximum, a momentum buffer) names the
 hyperparameter that switches it on (``State(when=...)``) and is an empty
 array until then.
@@ -62,6 +78,8 @@ from numba import prange
 from .._numba import CHUNK, PARALLEL_THRESHOLD, jit, n_chunks, views
 from .._specialize import specialize
 from .._validation import check_betas, check_bool, check_real
+from .layout import COLS, SHAPES, SIZE, START, check_shapes, segment_table, segment_views, \
+    state_sizes, whole_table
 
 KINDS = ("real", "bool", "betas", "pair")
 
@@ -159,7 +177,10 @@ class State:
     element (a second moment and its mean: the rule takes the root of their
     difference); ``resets``: the name of a scalar that starts again at its
     initial value whenever this array is allocated (SGD's
-    ``momentum_started``: a new buffer starts at the next gradient). State
+    ``momentum_started``: a new buffer starts at the next gradient);
+    ``shape``: its size under a layout (:mod:`fastgd.kernels.layout`):
+    "params" (the parameters', the default), "vector" (the elements of the
+    1-D segments), "rows" or "cols" (the rows or columns of the 2-D ones). State
     from outside (``load_state_dict``) is checked against these facts; a
     switched-on array may also come empty, and is then allocated as for a
     fresh optimizer.
@@ -171,6 +192,11 @@ class State:
     nonnegative: bool = False
     covers: str = None
     resets: str = None
+    shape: str = "params"
+
+    def __post_init__(self):
+        if self.shape not in SHAPES:
+            raise ValueError(f"State {self.name}: shape must be one of {SHAPES}")
 
 
 @dataclass(frozen=True)
@@ -215,7 +241,13 @@ class Rule:
     the gradient is taken): schedule-free's average ``x``
     (``Optimizer.eval_params``, what the estimators predict with);
     ``reduce``, ``combine``, ``n_sums``: the reduction stage of a rule
-    that needs sums over the whole vector (see the module docstring).
+    that needs sums over the whole vector (see the module docstring);
+    ``layered``: the stage runs once per segment of the parameters' layout
+    (per layer: LAMB's trust ratio, Adafactor's scaling), not over the
+    whole vector; ``matrix``: the serial step ``matrix(w, g, s, k, cols)``
+    of one 2-D segment (``cols`` columns, C order) for a layered rule whose
+    math uses the shape (Adafactor's factored moment), instead of the
+    stage and the loop.
     """
 
     name: str
@@ -238,6 +270,8 @@ class Rule:
     reduce: object = None
     combine: object = None
     n_sums: int = 0
+    layered: bool = False
+    matrix: object = None
 
     # -- hyperparameters ----------------------------------------------------------------
 
@@ -290,14 +324,20 @@ class Rule:
     def _start(self, state, hyper):
         return float(hyper[state.init]) if isinstance(state.init, str) else float(state.init)
 
-    def new_state(self, params, hyper, lr=None):
+    def segments(self, params, shapes=None):
+        """The segment table ``seg`` of this rule for the layout ``shapes`` of ``params``
+        (see :mod:`fastgd.kernels.layout`; None: the whole vector), validated."""
+        return segment_table(self, check_shapes(shapes, params.size), params.size)
+
+    def new_state(self, params, hyper, lr=None, table=None):
         """A fresh state dict: arrays (empty where not yet needed) and scalars.
 
         ``hyper``: a checked dict; ``lr``: the starting learning rate (for
-        scalars that start at it).
+        scalars that start at it); ``table``: the segment table (None: the
+        whole vector), which sets the arrays' sizes.
         """
         out = {s.name: params[:0].copy() for s in self.state}
-        self.arrays(out, params, hyper)  # allocates those needed now
+        self.arrays(out, params, hyper, table)  # allocates those needed now
         for c in self.scalars:
             out[c.name] = self._scalar_start(c, hyper, lr)
         return out
@@ -308,28 +348,36 @@ class Rule:
             return float(lr)
         return float(hyper[c.init]) if isinstance(c.init, str) else float(c.init)
 
-    def arrays(self, state, params, hyper):
+    def sizes(self, params, table=None):
+        """{name: size} of the state arrays under the segment ``table`` (None: the whole vector)."""
+        return state_sizes(self, self.segments(params) if table is None else table)
+
+    def arrays(self, state, params, hyper, table=None):
         """The tuple ``s`` of state arrays for the kernels; allocates those ``hyper``
         now needs (in ``state``, the optimizer's dict) as a fresh optimizer would."""
+        sizes = self.sizes(params, table)
         out = []
         for s in self.state:
             arr = state[s.name]
-            if arr.size != params.size and self.needs(s, hyper):
-                arr = state[s.name] = np.full_like(params, self._start(s, hyper))
+            if arr.size != sizes[s.name] and self.needs(s, hyper):
+                arr = state[s.name] = np.full(sizes[s.name], self._start(s, hyper),
+                                              dtype=params.dtype)
                 if s.resets is not None:
                     c = next(c for c in self.scalars if c.name == s.resets)
                     state[c.name] = self._scalar_start(c, hyper, hyper.get("lr"))
             out.append(arr)
         return tuple(out)
 
-    def init_state(self, params, **hyper):
-        """``(s, sc)`` for the kernels over ``params``, with the given hyperparameters.
+    def init_state(self, params, shapes=None, **hyper):
+        """``(s, sc)`` for the kernels over ``params`` laid out as ``shapes`` (None: one
+        segment), with the given hyperparameters.
 
         For calling the kernels from your own ``@numba.njit`` code.
         """
         checked = self.checked(hyper)
-        state = self.new_state(params, checked, lr=self.lr)
-        return self.arrays(state, params, checked), self.scalar_array(state)
+        table = self.segments(params, shapes)
+        state = self.new_state(params, checked, lr=self.lr, table=table)
+        return self.arrays(state, params, checked, table), self.scalar_array(state)
 
     def scalar_array(self, state):
         """The float64 array ``sc`` from a state dict."""
@@ -339,12 +387,14 @@ class Rule:
 
     @property
     def step(self):
-        """The parallel step kernel ``step(params, grad, s, sc, t, lr, h)`` (see :func:`step_kernel`)."""
+        """The parallel step kernel ``step(params, grad, s, sc, t, lr, h[, seg])``: ``seg`` the
+        segment table of a layout (:meth:`segments`; without it the whole vector)."""
         return _compiled(self, "step")
 
     @property
     def apply(self):
-        """The serial step ``apply(w, g, s, sc, t, lr, h)``: constants, then the loop over whole arrays."""
+        """The serial step ``apply(w, g, s, sc, t, lr, h[, seg])``: constants, then the
+        reduction stage (per segment) and the loop over whole arrays."""
         return _compiled(self, "apply")
 
 
@@ -354,11 +404,18 @@ _COMPILED = {}
 def pieces(rule):
     """The bindings of the templates that run a rule's step (this module's, the fused
     epoch's): its pieces, with no-op reduction pieces and ``N_SUMS = 0`` (a frozen
-    constant: the reduction is not compiled) for an element-wise rule."""
+    constant: the reduction is not compiled) for an element-wise rule, and
+    ``segment_step``, the serial step of one segment of the layout."""
     reduce = rule.reduce or _no_reduce
-    return dict(constants=rule.constants, loop=rule.loop, reduce=reduce,
-                combine=rule.combine or _no_combine, N_SUMS=int(rule.n_sums),
-                reduce_serial=specialize(_reduce_serial, reduce=reduce, N_SUMS=int(rule.n_sums)))
+    combine = rule.combine or _no_combine
+    n_sums = int(rule.n_sums)
+    reduce_serial = specialize(_reduce_serial, reduce=reduce, N_SUMS=n_sums)
+    segment_step = specialize(_segment_step, loop=rule.loop, combine=combine,
+                              reduce_serial=reduce_serial, matrix=rule.matrix or _no_matrix,
+                              HAS_MATRIX=rule.matrix is not None)
+    return dict(constants=rule.constants, loop=rule.loop, reduce=reduce, combine=combine,
+                N_SUMS=n_sums, reduce_serial=reduce_serial, segment_step=segment_step,
+                HAS_MATRIX=rule.matrix is not None)
 
 
 @jit
@@ -381,6 +438,11 @@ def _no_combine(w, k, partial, sc):
     return k
 
 
+@jit
+def _no_matrix(w, g, s, k, cols):
+    pass
+
+
 def _compiled(rule, what):
     key = (rule.name, what)
     if key not in _COMPILED:
@@ -393,20 +455,34 @@ def _compiled(rule, what):
     return _COMPILED[key]
 
 
-def _step(params, grad, s, sc, t, lr, h):
+def _step(params, grad, s, sc, t, lr, h, seg=None):
     n = params.size
     k = constants(params, t, lr, h, sc)  # noqa: F821 (bound by specialize)
-    if N_SUMS > 0:  # noqa: F821
-        if n <= PARALLEL_THRESHOLD:
-            partial = reduce_serial(params, grad, s, k)  # noqa: F821
-        else:  # (a prange must be in the parallel template itself, not in a callee)
-            partial = np.empty((n_chunks(n), N_SUMS))  # noqa: F821
-            for c in prange(n_chunks(n)):
-                lo = c * CHUNK
-                hi = min(n, lo + CHUNK)
-                reduce(params[lo:hi], grad[lo:hi], views(s, lo, hi), k, partial[c])  # noqa: F821
-        k = combine(params, k, partial, sc)  # noqa: F821
-    if n <= PARALLEL_THRESHOLD:
+    if N_SUMS > 0:  # noqa: F821 (the reduction stage, per segment of the layout)
+        table = whole_table(params, s) if seg is None else seg
+        for j in range(table.shape[0]):
+            row = table[j]
+            size = row[SIZE]
+            if size <= PARALLEL_THRESHOLD or (row[COLS] > 0 and HAS_MATRIX):  # noqa: F821
+                segment_step(params, grad, s, k, sc, row)  # noqa: F821
+                continue
+            # the reduction stage and the loop under prange over the segment's chunks (a
+            # prange runs in parallel in the parallel template itself only, not in a callee)
+            lo = row[START]
+            w = params[lo:lo + size]
+            g = grad[lo:lo + size]
+            sj = segment_views(s, row)
+            partial = np.empty((n_chunks(size), N_SUMS))  # noqa: F821
+            for c in prange(n_chunks(size)):
+                a = c * CHUNK
+                e = min(size, a + CHUNK)
+                reduce(w[a:e], g[a:e], views(sj, a, e), k, partial[c])  # noqa: F821
+            kj = combine(w, k, partial, sc)  # noqa: F821
+            for c in prange(n_chunks(size)):
+                a = c * CHUNK
+                e = min(size, a + CHUNK)
+                loop(w[a:e], g[a:e], views(sj, a, e), kj)  # noqa: F821
+    elif n <= PARALLEL_THRESHOLD:
         loop(params, grad, s, k)  # noqa: F821
     else:
         for c in prange(n_chunks(n)):
@@ -416,11 +492,28 @@ def _step(params, grad, s, sc, t, lr, h):
             loop(params[lo:hi], grad[lo:hi], views(s, lo, hi), k)  # noqa: F821
 
 
-def _apply(w, g, s, sc, t, lr, h):
+def _apply(w, g, s, sc, t, lr, h, seg=None):
     k = constants(w, t, lr, h, sc)  # noqa: F821 (bound by specialize)
     if N_SUMS > 0:  # noqa: F821
-        k = combine(w, k, reduce_serial(w, g, s, k), sc)  # noqa: F821
-    loop(w, g, s, k)  # noqa: F821
+        table = whole_table(w, s) if seg is None else seg
+        for j in range(table.shape[0]):
+            segment_step(w, g, s, k, sc, table[j])  # noqa: F821
+    else:
+        loop(w, g, s, k)  # noqa: F821
+
+
+def _segment_step(params, grad, s, k, sc, row):
+    """The serial step of the segment ``row`` of a segment table (see
+    :mod:`fastgd.kernels.layout`): the rule's ``matrix`` step for a 2-D segment
+    when it has one, else its reduction stage and loop over the segment."""
+    lo = row[START]
+    w = params[lo:lo + row[SIZE]]
+    g = grad[lo:lo + row[SIZE]]
+    sj = segment_views(s, row)
+    if HAS_MATRIX and row[COLS] > 0:  # noqa: F821 (bound by specialize)
+        matrix(w, g, sj, k, row[COLS])  # noqa: F821
+    else:
+        loop(w, g, sj, combine(w, k, reduce_serial(w, g, sj, k), sc))  # noqa: F821
 
 
 def _reduce_serial(w, g, s, k):
@@ -438,7 +531,11 @@ def _reduce_serial(w, g, s, k):
 
 def _step_doc(rule):
     names = ", ".join(s.name for s in rule.state)
-    return (f"One {rule.class_name} step, in place: ``step(params, grad, s, sc, t, lr, h)``.\n\n"
+    args = "params, grad, s, sc, t, lr, h" + ("[, seg]" if rule.layered else "")
+    return (f"One {rule.class_name} step, in place: ``step({args})``.\n\n"
             f"``s`` = ({names}) and ``sc`` are the state (``{rule.name.upper()}.init_state``), "
             f"``h`` the hyperparameters (``{rule.name.upper()}.hyper(...)``), ``t`` the step "
-            f"(1 for the first).\n\n" + inspect.cleandoc(rule.doc))
+            f"(1 for the first)"
+            + (f"; ``seg``, optional, the segment table of a layout "
+               f"(``{rule.name.upper()}.segments(params, shapes)``)" if rule.layered else "")
+            + ".\n\n" + inspect.cleandoc(rule.doc))

@@ -29,7 +29,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .._numba import cast_like
+from .._numba import cast_like, jit
 from .._specialize import specialize
 from ..kernels.rule import Param, Scalar, State
 
@@ -44,24 +44,33 @@ def _constants(w, t, lr, h, sc):
         n = sc[N_AVERAGED] + 1.0  # noqa: F821
         sc[N_AVERAGED] = n  # noqa: F821
         mu = 1.0 / n
-    return k, cast_like(mu, w)
+    # one flat tuple, the rule's constants then mu: a prange body cannot take a nested one
+    return k + (cast_like(mu, w),)
 
 
-def _loop(w, g, s, k):
-    inner_loop(w, g, s[:-1], k[0])  # noqa: F821 (bound by specialize)
-    mu = k[1]
+@jit(inline="always")
+def _average(w, avg, mu):
     if mu != 0:
-        avg = s[-1]
         for i in range(w.size):
             avg[i] = avg[i] + (w[i] - avg[i]) * mu
 
 
+def _loop(w, g, s, k):
+    inner_loop(w, g, s[:-1], k[:-1])  # noqa: F821 (bound by specialize)
+    _average(w, s[-1], k[-1])
+
+
+def _matrix(w, g, s, k, cols):
+    inner_matrix(w, g, s[:-1], k[:-1], cols)  # noqa: F821 (bound by specialize)
+    _average(w, s[-1], k[-1])
+
+
 def _reduce(w, g, s, k, out):
-    inner_reduce(w, g, s[:-1], k[0], out)  # noqa: F821 (bound by specialize)
+    inner_reduce(w, g, s[:-1], k[:-1], out)  # noqa: F821 (bound by specialize)
 
 
 def _combine(w, k, partial, sc):
-    return inner_combine(w, k[0], partial, sc), k[1]  # noqa: F821 (bound by specialize)
+    return inner_combine(w, k[:-1], partial, sc) + k[-1:]  # noqa: F821 (bound by specialize)
 
 
 _RULES = {}
@@ -78,6 +87,8 @@ def averaged_rule(rule):
         if rule.reduce is not None:   # the reduction stage sees the wrapped rule's state
             stage = dict(reduce=specialize(_reduce, inner_reduce=rule.reduce),
                          combine=specialize(_combine, inner_combine=rule.combine))
+        if rule.matrix is not None:   # and so does the step of a matrix of the layout
+            stage["matrix"] = specialize(_matrix, inner_matrix=rule.matrix)
         _RULES[rule.name] = replace(
             rule, name=f"{rule.name}_averaged", class_name=f"Averaged{rule.class_name}",
             params=rule.params + (Param("average_start", 1.0, low=1.0),),

@@ -253,6 +253,16 @@ class GDEstimator(BaseEstimator):
         """The size of the parameter vector ``_init_params`` makes."""
         return n_outputs * (n_features + int(self._fits_intercept()))
 
+    def _shapes(self, n_features, n_outputs):
+        """The layout of that vector for the optimizer (``shapes=``, see
+        :mod:`fastgd.kernels.layout`); None: one segment. A linear model is one
+        layer, its coefficients and intercepts together: as separate tensors,
+        Adafactor's step relative to each tensor's RMS would move an intercept
+        that starts at 0 by eps2 * rho = 1e-5 a step (``LogisticRegression(
+        optimizer="adafactor", lr="auto")`` on the breast-cancer data scored
+        0.942 after 50 epochs against 0.96 as one segment)."""
+        return None
+
     def _layout_changes(self):
         """{argument: the value fit used} for the constructor arguments that fix the
         parameter vector's layout and were changed (set_params) since the fit."""
@@ -546,7 +556,8 @@ class GDEstimator(BaseEstimator):
                 w[-n_outputs:] = start.intercept
         # a ReduceLROnPlateau is the fit's own
         lr = start.lr if start is not None else copy.deepcopy(params["lr"])
-        optimizer = self._optimizer_class(params)(w, lr=lr, **params["optimizer_params"])
+        optimizer = self._optimizer_class(params)(w, lr=lr, **params["optimizer_params"],
+                                                  shapes=self._shapes(d, n_outputs))
         return optimizer, np.random.default_rng(rng.randint(2**32, dtype=np.uint64))
 
     def _shuffle_mode(self, params, X):

@@ -588,7 +588,8 @@ def _build(meta, arrays):
                              f"optimizer={model.optimizer!r} builds {rule.__name__}")
     try:
         lr = 1.0 if checked["lr"] == "auto" else copy.deepcopy(checked["lr"])  # then the saved one
-        opt = rule(w.copy(), lr=lr, **checked["optimizer_params"])
+        opt = rule(w.copy(), lr=lr, **checked["optimizer_params"],
+                   shapes=model._shapes(primary["n_features_in_"], model._n_outputs()))
     except (TypeError, ValueError, AttributeError) as exc:
         raise ModelFileError(f"params/optimizer_params: {exc}") from None
     state = opt.state_dict()

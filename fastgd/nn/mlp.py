@@ -197,6 +197,12 @@ class _MLP(GDEstimator):
     def _n_params(self, n_features, n_outputs):
         return int(layer_offsets(self._sizes(n_features, n_outputs))[-1])
 
+    def _shapes(self, n_features, n_outputs):
+        """Each layer's W_l (fan_in x fan_out) and b_l, in the vector's order."""
+        sizes = self._sizes(n_features, n_outputs)
+        return [shape for fan_in, fan_out in zip(sizes[:-1], sizes[1:])
+                for shape in ((fan_in, fan_out), (fan_out,))]
+
     def _layout_changes(self):
         changed = {}
         hidden = tuple(self._sizes_[1:-1])

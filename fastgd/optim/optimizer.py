@@ -15,6 +15,7 @@ import numpy as np
 
 from .._validation import check_flat_float_array, check_like, check_real
 from ..kernels import all_finite, clip_by_global_norm_, clip_by_value_
+from ..kernels.layout import check_shapes
 from ..schedules import MAX_STEPS, Schedule, check_schedule
 
 
@@ -73,6 +74,13 @@ class Optimizer:
         False, parameters, state and step count stay as they were, and
         ``n_skipped`` counts it. If False (default), NaN and inf flow through
         the update as IEEE arithmetic says.
+    shapes : sequence of shapes or None
+        The layout of ``params`` (:mod:`fastgd.kernels.layout`): its segments
+        in order, each an int or ``(n,)`` (1-D) or ``(rows, cols)`` (a C-ordered
+        matrix), covering it exactly, as the tensors of a torch param group.
+        The rules whose math is per tensor use it: LAMB's trust ratio and
+        Adafactor's scaling per segment, Adafactor's factored moment for the
+        matrices; the others ignore it. None (default): one 1-D segment.
 
     Clipping works on a private copy: the caller's gradient is never modified.
     ``step`` may be called from several threads: the steps of one optimizer
@@ -96,14 +104,20 @@ class Optimizer:
         skip = values.pop("skip_nonfinite")
         if not isinstance(skip, (bool, np.bool_)):
             raise TypeError(f"skip_nonfinite must be True or False, got {skip!r}")
+        shapes = check_shapes(values.pop("shapes"), params.size)
         checked = self._checked_hyper(values)
         self.params = params
+        self.shapes = shapes
+        self._segments = self.rule.segments(params, shapes)
+        # the segment table goes to the kernels of the rules with a reduction stage only
+        self._segment_arg = (self._segments,) if self.rule.n_sums else ()
         self.skip_nonfinite = bool(skip)
         self._lock = threading.Lock()
         self._set_hyper(checked)
         self.step_count = 0
         self.n_skipped = 0
-        self.state = self.rule.new_state(params, checked, lr=self._initial_lr(checked["lr"]))
+        self.state = self.rule.new_state(params, checked, lr=self._initial_lr(checked["lr"]),
+                                         table=self._segments)
         self._grad_buffer = None
 
     # -- hyperparameters ------------------------------------------------------------------
@@ -152,7 +166,7 @@ class Optimizer:
         :meth:`store_scalars` after a kernel changed it.
         """
         if self._arrays is None:
-            self._arrays = self.rule.arrays(self._state, self.params, self._hyper)
+            self._arrays = self.rule.arrays(self._state, self.params, self._hyper, self._segments)
             self._sc = self.rule.scalar_array(self._state)
         sc = self._sc
         for k, c in enumerate(self.rule.scalars):
@@ -202,7 +216,7 @@ class Optimizer:
                 s, sc = self.kernel_state()
             else:  # the common case, without a Python loop
                 s, sc = self._arrays, self._sc
-            self._kernel(params, grad, s, sc, self.step_count + 1, lr, self._h)
+            self._kernel(params, grad, s, sc, self.step_count + 1, lr, self._h, *self._segment_arg)
             self.step_count += 1
             if sc.size:
                 self.store_scalars(sc)
@@ -221,8 +235,8 @@ class Optimizer:
 
     def state_dict(self):
         """A deep copy of everything the optimizer needs to resume: load it into a
-        fresh optimizer over parameters of the same size and dtype, and both step
-        in lockstep, bit for bit. Taken between steps (under the step lock)."""
+        fresh optimizer over parameters of the same size, dtype and ``shapes``, and
+        both step in lockstep, bit for bit. Taken between steps (under the step lock)."""
         with self._lock:
             return self._state_dict()
 
@@ -246,8 +260,8 @@ class Optimizer:
         facts are the rule record's): the hyperparameters as the constructor
         checks them (a schedule is rebuilt through its constructor,
         :func:`fastgd.schedules.check_schedule`), each state array's dtype
-        and exact size (an array a setting switches on may be empty while the
-        setting is off), finite values, values that cannot be negative and
+        and exact size under this optimizer's ``shapes`` (an array a setting
+        switches on may be empty while the setting is off), finite values, values that cannot be negative and
         variance pairs (``State.covers``), the scalar state's range, and the
         counters (integers in [0, 2**53]). A refused dict raises ValueError or
         TypeError naming the entry and leaves the optimizer as it was; the
@@ -303,16 +317,19 @@ class Optimizer:
             got = sorted(state) if isinstance(state, dict) else type(state).__name__
             raise ValueError(f"state_dict state must have the keys {sorted(names)}, got {got}")
         out = {}
+        want = rule.sizes(params, self._segments)
         for s in rule.state:
             value = state[s.name]
-            sizes = (params.size,) if s.when is None else (0, params.size)
+            size = want[s.name]
+            sizes = (size,) if s.when is None else (0, size)
             if not (isinstance(value, np.ndarray) and value.dtype == params.dtype
                     and value.ndim == 1 and value.size in sizes):
                 got = (f"{value.dtype} array of shape {value.shape}" if isinstance(value, np.ndarray)
                        else type(value).__name__)
                 lazy = " (or 0: it is allocated when first needed)" if s.when else ""
+                layout = f" (its {s.shape} under shapes={self.shapes})" if s.shape != "params" else ""
                 raise ValueError(f"state_dict state[{s.name!r}] must be a 1-D {params.dtype} array of "
-                                 f"size {params.size}{lazy}, got a {got}")
+                                 f"size {size}{layout}{lazy}, got a {got}")
             value = np.array(value, order="C")       # a private copy, a plain ndarray
             if not np.isfinite(value).all():
                 raise ValueError(f"state_dict state[{s.name!r}] holds NaN or infinity")
@@ -365,7 +382,7 @@ def optimizer_class(rule):
     """The optimizer class of a :class:`fastgd.kernels.Rule`: PyTorch's names and defaults.
 
     ``cls(params, lr=rule.lr, <hyperparameters>, *, clip_norm=None,
-    clip_value=None, skip_nonfinite=False)``; every hyperparameter is a
+    clip_value=None, skip_nonfinite=False, shapes=None)``; every hyperparameter is a
     validated attribute (``opt.lr = 0.01``), and ``rule.extras`` are added.
     """
     P = inspect.Parameter
@@ -374,7 +391,8 @@ def optimizer_class(rule):
         + [P(p.name, P.POSITIONAL_OR_KEYWORD, default=p.default) for p in rule.params]
         + [P("clip_norm", P.KEYWORD_ONLY, default=None),
            P("clip_value", P.KEYWORD_ONLY, default=None),
-           P("skip_nonfinite", P.KEYWORD_ONLY, default=False)])
+           P("skip_nonfinite", P.KEYWORD_ONLY, default=False),
+           P("shapes", P.KEYWORD_ONLY, default=None)])
     namespace = {p.name: Hyper(lambda name, value, p=p: p.check(value)) for p in rule.params}
     namespace.update(rule.extras)
     namespace.update(rule=rule, _kernel=staticmethod(rule.step), __signature__=signature,
@@ -389,5 +407,5 @@ def optimizer_class(rule):
 
 
 _SIGNATURE_DOC = """\
-Every optimizer also takes ``clip_norm=``, ``clip_value=`` and
-``skip_nonfinite=`` (see :class:`fastgd.optim.Optimizer`)."""
+Every optimizer also takes ``clip_norm=``, ``clip_value=``,
+``skip_nonfinite=`` and ``shapes=`` (see :class:`fastgd.optim.Optimizer`)."""
