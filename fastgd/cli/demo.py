@@ -187,8 +187,8 @@ def warm_up(problem):
     this one compiles the plain epochs of experiments 1 and 2, a child
     compiles those of ``lr="auto"`` (experiment 3) into numba's disk cache,
     and experiment 3 loads them from there (numba compiles one function at
-    a time in a process). Should the child fail, this process compiles
-    them after its own.
+    a time in a process). Should the child fail (or hang: it is stopped
+    after ten minutes), this process compiles them after its own.
     """
     import fastgd
 
@@ -204,7 +204,7 @@ def warm_up(problem):
                                        ("adam", 8, problem.X[:64], problem.y[:64])):
             fastgd.LinearRegression(optimizer=optimizer, batch_size=batch, max_epochs=1,
                                     tol=None, random_state=0).fit(X, y)
-        if child is None or child.wait() != 0:
+        if not _finished(child):
             precompile_auto()
     say(f"ready in {time.perf_counter() - t0:.1f} s")
 
@@ -232,6 +232,19 @@ def _start_precompile():
                                 stderr=subprocess.DEVNULL)
     except OSError:
         return None
+
+
+def _finished(child, timeout=600):
+    """True when the child process ran to success (killed if it hangs past ``timeout`` s)."""
+    import subprocess
+    if child is None:
+        return False
+    try:
+        return child.wait(timeout=timeout) == 0
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+        return False
 
 
 def _cores():
