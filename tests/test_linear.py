@@ -542,3 +542,24 @@ def test_memmap_fit_streams_with_bounded_memory(tmp_path):
     assert grew < file_bytes / 4, f"resident memory grew by {grew / 2**20:.0f} MB"
     assert first == pytest.approx(-1, abs=0.05) and last == pytest.approx(1, abs=0.05)
     assert score > 0.99
+
+
+def test_label_encoding_against_numpy_unique():
+    # the compiled scan and encoding give numpy.unique's classes and codes, for labels that
+    # are all known after the first block, new values late in y, and more than 4 classes
+    from fastgd.models import labels
+    rng = np.random.default_rng(3)
+    for y in (rng.integers(0, 2, 10_000).astype(np.float32),
+              np.r_[np.zeros(9_000), rng.integers(0, 3, 1_000) * 2.5],
+              rng.integers(-3, 4, 9_000).astype(np.int64)):
+        values, integral = labels.distinct_labels(y)
+        present, codes = np.unique(y, return_inverse=True)
+        assert np.array_equal(values, present) and values.dtype == y.dtype
+        assert integral == bool(np.all(y == np.floor(y)))
+        assert np.array_equal(labels.label_codes(y, values), codes)
+        targets = np.linspace(-1, 1, values.size).astype(np.float32)
+        assert np.array_equal(labels.encode_labels(y, values, targets, np.float32), targets[codes])
+    y = np.array([0.0, 1.0, 1.0, 0.0], dtype=np.float32)
+    assert labels.encode_labels(y, np.array([0.0, 1.0], np.float32), [0.0, 1.0], np.float32) is y
+    assert labels.distinct_labels(np.array([0.0, np.nan, 1.0])) is None
+    assert labels.distinct_labels(np.arange(65.0)) is None

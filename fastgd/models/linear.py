@@ -15,7 +15,7 @@ from ..engine.sparse import SPARSE_UPDATES
 from ..optim import OPTIMIZERS
 from .base import GDEstimator
 from .class_weight import ClassWeightMixin, check_class_weight
-from .labels import distinct_labels
+from .labels import distinct_labels, encode_labels, label_codes
 from .targets import MultiOutputMixin
 
 
@@ -248,11 +248,11 @@ class _LinearClassifier(ClassifierMixin, ClassWeightMixin, LinearModel):
         # one compiled pass over numeric labels (numpy.unique sorts all of y: slow for
         # millions of rows); other labels take numpy.unique
         scan = distinct_labels(y)
-        if scan is None or not scan[2]:
+        if scan is None or not scan[1]:
             check_classification_targets(y)   # raises for continuous targets
             present, codes = np.unique(y, return_inverse=True)
         else:
-            present, codes, _ = scan
+            present, codes = scan[0], None
         if first:
             labels = present if classes is None else np.unique(np.asarray(classes))
             if classes is not None and not np.isin(present, labels).all():
@@ -273,14 +273,19 @@ class _LinearClassifier(ClassifierMixin, ClassWeightMixin, LinearModel):
                 raise ValueError(f"y contains classes not seen in the first call to partial_fit: "
                                  f"{list(unseen)} (classes_ is {list(candidate)})")
         if sample_weight is not None:
+            if codes is None:
+                codes = label_codes(y, present)
             weights = np.bincount(codes.ravel(), weights=sample_weight, minlength=present.size)
             if np.count_nonzero(weights > 0) < 2:
                 raise ValueError("sample_weight leaves samples of only one class with a positive "
                                  "weight: at least 2 classes are needed")
-        idx = np.searchsorted(candidate, present)[codes.ravel()]
+        # each distinct value's target, then one pass over y (or y itself: see encode_labels)
+        targets = self._targets_from_index(np.searchsorted(candidate, present)).astype(dtype)
         if first:
             self.classes_ = candidate
-        return self._targets_from_index(idx).astype(dtype)
+        if codes is None:
+            return encode_labels(y, present, targets, dtype)
+        return targets[codes.ravel()]
 
     def _check_n_classes(self, labels):
         pass
