@@ -56,6 +56,19 @@ def test_logistic_stratified_weighted_with_tol():
     assert ours.predict(X).tolist() == theirs.predict(X).tolist()
 
 
+def test_early_stopping_splits_each_folds_rows():
+    # each configuration holds out validation rows of the fold's training rows, as its fit
+    # on the fold's copy does: the same validation scores, epochs and test scores, bit for bit
+    X, y = _data(n=600)
+    est = fastgd.LogisticRegression(max_epochs=30, batch_size=16, random_state=0,
+                                    early_stopping=True, n_iter_no_change=2, tol=1e-3)
+    grid = {"lr": [0.3, 0.01], "validation_fraction": [0.1, 0.25]}
+    ours, theirs = _both(est, grid, X, y, cv=3)
+    _assert_same_results(ours, theirs)
+    assert ours.best_estimator_.validation_scores_ == theirs.best_estimator_.validation_scores_
+    assert len(set(ours.cv_results_["mean_test_score"])) > 1
+
+
 @pytest.mark.parametrize("make, scoring", [
     (lambda: fastgd.LogisticRegression(), "neg_log_loss"),
     (lambda: fastgd.LinearRegression(loss="huber"), None),
@@ -113,8 +126,9 @@ def test_bad_arguments():
     est = fastgd.LogisticRegression(max_epochs=1)
     with pytest.raises(TypeError, match="estimator"):
         fastgd.GridSearchCV(object(), {"lr": [0.1]}).fit(X, y)
-    with pytest.raises(ValueError, match="early_stopping"):
-        fastgd.GridSearchCV(est, {"early_stopping": [True]}).fit(X, y)
+    with pytest.raises(ValueError, match="validation_fraction"):
+        fastgd.GridSearchCV(est, {"early_stopping": [True], "validation_fraction": [0.99]},
+                            cv=2).fit(X, y)
     with pytest.raises(TypeError, match="scoring"):
         fastgd.GridSearchCV(est, {"lr": [0.1]}, scoring=["accuracy", "f1"]).fit(X, y)
     with pytest.raises(ValueError, match="alpha"):

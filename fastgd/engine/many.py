@@ -54,12 +54,14 @@ class SharedPass:
     first one's blocks feed them all. It returns, per trainer, an
     :class:`~fastgd.engine.EpochResult` or the :class:`DivergenceError` of
     a model that was put back to where it was before the epoch.
-    ``rows_alone``: the rows of ``rows`` are cut into blocks as a lone fit on
-    the copy ``X[rows]`` cuts them (GridSearchCV's folds: the same pieces,
-    so the same loss sums, as scikit-learn's fit on the fold's copy).
+    ``rows_alone`` (None or a number of rows): the rows of ``rows`` are cut
+    into blocks as a lone fit on a copy of that many rows of X cuts them
+    (GridSearchCV's folds: the same pieces, so the same loss sums, as
+    scikit-learn's fit on the fold's copy, whose early stopping trains on
+    some of the copy's rows).
     """
 
-    def __init__(self, rows_alone=False):
+    def __init__(self, rows_alone=None):
         self.rows_alone = rows_alone
 
     def run_epoch(self, trainers, X, y, sw, rows=None):
@@ -70,7 +72,8 @@ class SharedPass:
         n = X.shape[0]
         m = n if rows is None else rows.size
         batch = m if lead.batch_size is None else min(lead.batch_size, m)
-        shape = np.broadcast_to(X[:1], (m, X.shape[1])) if self.rows_alone else X
+        shape = X if self.rows_alone is None else \
+            np.broadcast_to(X[:1], (self.rows_alone, X.shape[1]))
         block_rows = block_rows_for(shape, batch, lead.block_bytes)
         shuffle = "none" if lead.batch_size is None else lead.shuffle
         snaps = [tr.snapshot() for tr in trainers]
@@ -159,7 +162,7 @@ def _train_piece(pairs, data, a, batch):
         run[4] += s
 
 
-def train_together(plans, verbose=0, names=None, stacklevel=3, rows_alone=False):
+def train_together(plans, verbose=0, names=None, stacklevel=3, rows_alone=None):
     """Run the :class:`~fastgd.models.base.EpochPlan` s of a group in shared passes.
 
     The plans train on the same data (``plan.data``) with trainers that walk

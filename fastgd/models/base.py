@@ -691,7 +691,10 @@ class GDEstimator(BaseEstimator):
         train_rows = validate = None
         if early:
             train_rows, val = self._split(X, y_enc, params)
-            X_val = X[val] if is_sparse(X) else np.take(X, val, axis=0)
+            # GridSearchCV prepares a fold's fit on a stand-in of X[train] (search._fold_plan)
+            source, fold = getattr(self, "_fold_source", (X, None))
+            X_val = X[val] if is_sparse(X) else \
+                np.take(source, val if fold is None else fold[val], axis=0)
             if is_sparse(X):
                 CSRPages(X).release()   # the pages of a mapped CSR the copy read
             y_val = y[val]

@@ -119,8 +119,9 @@ def train_grid(models, plans, grid, X, rows=None):
     seconds = [0.0] * len(models)
     for part in parts:
         data = plans[part[0]].data
-        if rows is not None:
-            data = (X, *(_scatter(a, rows, X.shape[0]) for a in data[1:3]), rows)
+        if rows is not None:  # (an early-stopping fit's own rows are rows of the fold's)
+            own = rows if data[3] is None else rows[data[3]]
+            data = (X, *(_scatter(a, rows, X.shape[0]) for a in data[1:3]), own)
         for k in part:  # one copy of the targets and weights for the group
             plans[k].data = data
         verbose = max(int(models[k].verbose) for k in part)
@@ -128,7 +129,7 @@ def train_grid(models, plans, grid, X, rows=None):
         t0 = time.perf_counter()
         with models[part[0]]._train_context():
             reasons = train_together([plans[k] for k in part], verbose, names,
-                                     rows_alone=rows is not None)
+                                     rows_alone=None if rows is None else rows.size)
         for k, reason in zip(part, reasons):
             models[k].stop_reason_ = reason
             seconds[k] = (time.perf_counter() - t0) / len(part)

@@ -35,7 +35,11 @@ def _fold_plan(model, X, y_train, sw_train, train):
     the preparation sees of X (its dtype and width), the epochs read X's own rows."""
     stand_in = np.lib.stride_tricks.as_strided(X[:1], shape=(train.size, X.shape[1]),
                                                strides=(0, X.strides[1]), writeable=False)
-    return model._fit(stand_in, y_train, sw_train, incremental=False, classes=None, run=False)
+    model._fold_source = (X, train)  # early stopping's validation rows: X[train[val]]
+    try:
+        return model._fit(stand_in, y_train, sw_train, incremental=False, classes=None, run=False)
+    finally:
+        del model._fold_source
 
 
 def _param_columns(candidates):
@@ -99,8 +103,10 @@ class GridSearchCV(MetaEstimatorMixin, BaseEstimator):
     best_index_, best_params_, best_score_, best_estimator_, n_splits_, scorer_,
     refit_time_
 
-    ``early_stopping=True`` configurations are not taken (ValueError): their
-    validation rows would be split from the fold's rows.
+    ``early_stopping=True`` configurations hold out ``validation_fraction``
+    of each fold's training rows, as their fit on the fold's copy would
+    (the same split, the same validation scores); the held-out rows are
+    gathered once per configuration and fold, the training rows are not.
     """
 
     def __init__(self, estimator, param_grid, *, scoring=None, refit=True, cv=5):
@@ -127,10 +133,6 @@ class GridSearchCV(MetaEstimatorMixin, BaseEstimator):
             else np.asarray(sample_weight)
         grid = list(ParameterGrid(self.param_grid))
         models = [clone(est).set_params(**params) for params in grid]
-        early = [p for m, p in zip(models, grid) if m.early_stopping]
-        if early:
-            raise ValueError(f"GridSearchCV: early_stopping=True is not supported (in {early[0]}"
-                             f"): use tol on the training loss")
         names = feature_names(X)
         if not is_memmap(X):
             X = check_array(X, dtype=FLOATS, order=None, copy=False,
