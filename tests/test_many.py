@@ -263,3 +263,16 @@ def test_interrupt_in_order_puts_back_the_models_done(monkeypatch):
         # the optimizer too (coef_ is stored after each completed epoch either way)
         assert np.array_equal(model.optimizer_.params, alone.optimizer_.params)
         assert model.optimizer_.step_count == alone.optimizer_.step_count
+
+
+def test_sparse_grid_equals_each_fit_alone():
+    # sparse X: each configuration runs its own epochs over the CSR (no sharing yet), with
+    # the same bits as its fit alone (lazy SGD and Adam), early stopping too
+    import scipy.sparse as sp
+    X, y = _data(n=400, d=30, seed=21)
+    X = sp.csr_matrix(np.where(np.abs(X) > 1.0, X, 0.0))
+    est = fastgd.LogisticRegression(max_epochs=4, batch_size=16, random_state=5, tol=None)
+    grid = {"lr": [0.1, 0.01], "optimizer": ["sgd", "adam"], "early_stopping": [False, True]}
+    models = _fit_many(est, grid, X, y)
+    _assert_same(models, est, grid, X, y)
+    assert len({tuple(m.coef_.ravel()) for m in models}) == len(models)

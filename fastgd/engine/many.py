@@ -16,8 +16,10 @@ order its loss is summed in are those of ``Trainer.run_epoch`` alone (a
 piece holds whole batches; the parts of a batch depend on its shape only),
 so each model ends with the same bits as when fitted alone. Where a lone
 fit runs one compiled call over the whole of X (an in-memory array in
-order, or batch gradient descent over blocks) the models run their own
-epochs one after the other instead: the same bits, without the sharing.
+order, or batch gradient descent over blocks), and for sparse X (whose
+epochs gather their own batches: :mod:`fastgd.engine.sparse`), the models
+run their own epochs one after the other instead: the same bits, without
+the sharing.
 
 :func:`train_together` is the loop over epochs for such a group: each
 model keeps its own :class:`~fastgd.engine.loop.EpochLoop` rules (tol,
@@ -38,6 +40,7 @@ from contextlib import closing, nullcontext
 import numpy as np
 from numba import get_num_threads
 
+from ..sparse.csr import CSR
 from ._threads import guard
 from .data import block_rows_for, is_direct, row_order
 from .epoch import epoch_paths, make_epoch
@@ -69,21 +72,22 @@ class SharedPass:
         lead = trainers[0]
         for tr in trainers:
             tr.warm_up(X, y, sw, rows)
-        n = X.shape[0]
-        m = n if rows is None else rows.size
-        batch = m if lead.batch_size is None else min(lead.batch_size, m)
-        shape = X if self.rows_alone is None else \
-            np.broadcast_to(X[:1], (self.rows_alone, X.shape[1]))
-        block_rows = block_rows_for(shape, batch, lead.block_bytes)
-        shuffle = "none" if lead.batch_size is None else lead.shuffle
         snaps = [tr.snapshot() for tr in trainers]
-        if lead.batch_size is None or (is_direct(X) and rows is None and shuffle == "none"):
+        shuffle = "none" if lead.batch_size is None else lead.shuffle
+        if isinstance(X, CSR) or lead.batch_size is None or (
+                is_direct(X) and rows is None and shuffle == "none"):
             try:
                 return [self._alone(tr, X, y, sw, rows) for tr in trainers]
             except BaseException:  # Ctrl-C: the models done with this epoch go back too
                 for tr, snap in zip(trainers, snaps):
                     tr.restore(snap)
                 raise
+        n = X.shape[0]
+        m = n if rows is None else rows.size
+        batch = min(lead.batch_size, m)
+        shape = X if self.rows_alone is None else \
+            np.broadcast_to(X[:1], (self.rows_alone, X.shape[1]))
+        block_rows = block_rows_for(shape, batch, lead.block_bytes)
         t0 = time.perf_counter()
         try:
             order = row_order(rows, n, shuffle, lead.rng, block_rows)

@@ -736,7 +736,7 @@ class GDEstimator(BaseEstimator):
                      snapshot=trainer.snapshot, restore=restore,
                      info=lambda number, o, score: EpochInfo(number, o.loss, score, o.seconds,
                                                              o.samples_per_second, self))
-        return EpochPlan(trainer, loop, run_one, hooks, (X, y_enc, sw_arr, train_rows))
+        return EpochPlan(trainer, loop, run_one, hooks, (X_train, y_enc, sw_arr, train_rows))
 
     # -- prediction helpers -------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from sklearn.utils import check_array
 
 from ..engine.loop import INTERRUPTED
 from ..engine.many import train_together
+from ..sparse import is_sparse
 from .base import FLOATS, GDEstimator, all_finite_rows, is_memmap
 from .labels import remembered_labels
 
@@ -198,7 +199,7 @@ def fit_many(estimator, param_grid, X, y, sample_weight=None):
                         f"fastgd.DataParallel, got {type(estimator).__name__}")
     grid = list(ParameterGrid(param_grid))
     names = feature_names(X)
-    if not is_memmap(X):  # once for all the models (each fit would convert a list again)
+    if not is_memmap(X) and not is_sparse(X):  # once (each fit would convert a list again)
         X = check_array(X, dtype=FLOATS, order=None, copy=False, ensure_all_finite=False)
     models = [clone(estimator).set_params(**params) for params in grid]
     # every configuration validated, and its fit prepared, before any trains
@@ -209,7 +210,7 @@ def fit_many(estimator, param_grid, X, y, sample_weight=None):
             model.feature_names_in_ = names
     train_grid(models, plans, grid, X)
     if models and all(m.stop_reason_ == "diverged" and m.n_iter_ == 0 for m in models) \
-            and models[0]._finite_in_pass and not all_finite_rows(X):
+            and models[0]._finite_in_pass and not is_sparse(X) and not all_finite_rows(X):
         raise ValueError("Input X contains NaN or infinity.")
     return models
 
