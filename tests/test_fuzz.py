@@ -318,8 +318,8 @@ def _mutate_state_dict(data, sd):
     for _ in range(data.draw(st.integers(1, 2), label="edits")):
         where = data.draw(st.sampled_from(["state", "state", "top", "hyperparams", "lr"]))
         if not isinstance(sd.get("hyperparams"), dict) and where in ("hyperparams", "lr") \
-                or not isinstance(sd.get("state"), dict) and where == "state":
-            where = "top"     # an earlier edit replaced or removed it
+                or not (isinstance(sd.get("state"), dict) and sd["state"]) and where == "state":
+            where = "top"     # an earlier edit replaced or removed it (or emptied it: {})
         if where == "state":
             key = data.draw(st.sampled_from(sorted(sd["state"])), label="state key")
             value = sd["state"][key]
