@@ -94,15 +94,12 @@ def _fused_epoch(P, X, y, sw, H, S, SC, hs, SPEC, CLIP, batch, T, done, loss, sk
             for k in range(K):
                 WT[j, k] = P[k, j]
         for r in range(m):
-            x = X[a + r]
-            zr = Z[r]
             for k in range(K):
-                zr[k] = zero
+                Z[r, k] = zero
             for j in range(d):
-                xj = x[j]
-                wj = WT[j]
+                xj = X[a + r, j]
                 for k in range(K):
-                    zr[k] += xj * wj[k]
+                    Z[r, k] += xj * WT[j, k]
         for k in range(K):
             if done[k] >= 0:
                 for r in range(m):
@@ -128,19 +125,14 @@ def _fused_epoch(P, X, y, sw, H, S, SC, hs, SPEC, CLIP, batch, T, done, loss, sk
                 G[j, k] = 0.0
         for f in range(0, m, FLUSH):
             for r in range(f, min(m, f + FLUSH)):
-                x = X[a + r]
-                rr = R[r]
                 for j in range(d):
-                    xj = x[j]
-                    lj = local[j]
+                    xj = X[a + r, j]
                     for k in range(K):
-                        lj[k] += xj * rr[k]
+                        local[j, k] += xj * R[r, k]
             for j in range(d):
-                lj = local[j]
-                gj = G[j]
                 for k in range(K):
-                    gj[k] += lj[k]
-                    lj[k] = zero
+                    G[j, k] += local[j, k]
+                    local[j, k] = zero
         for k in range(K):
             if done[k] >= 0:
                 continue
