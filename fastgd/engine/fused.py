@@ -5,33 +5,41 @@ on every piece of X (the same bits as its solo fit). Per model a batch's
 logits are row dot products, so K models read every element of the piece K
 times from cache: the epoch is bound by per-model arithmetic. The fused
 epoch here trains K models of one loss kind, one element-wise update rule
-(``N_SUMS == 0``) and one dtype together, with the models innermost.
+(``N_SUMS == 0``) and one dtype together: one matrix product per batch.
 
 For the K models with parameters stacked as rows of ``P`` (K x size: the
 coefficients, then the intercept b_k if they have one) and each batch B of
-m rows (a view of the piece)::
+m rows (the m x d view ``xb`` of the piece)::
 
-    WT[j, k]  = P[k, j]                                   (d x K, X's dtype)
-    Z[r, k]   = sum_j x[r, j] WT[j, k]                    (j ascending; k innermost:
-                                                           no reduction, vectorises over k)
+    WT        = P[:, :d]^T                                (d x K, X's dtype)
+    Z         = xb WT                                     (m x K: one BLAS gemm for all
+                                                           the models, X's dtype)
     z_rk      = Z[r, k] + b_k;  l_rk, l'_rk = s_r l_k(y_r, z_rk), s_r l_k'(y_r, z_rk)
-    G[j, k]   = sum_r x[r, j] l'_rk                       (X's dtype over FLUSH rows, then
-                                                           added to a float64 sum)
+    G         = xb^T R,  R[r, k] = l'_rk                  (d x K: gemm, X's dtype; then
+                                                           float64)
     g_k       = (G[:, k], sum_r l'_rk) / m + penalty_k(P[k])   (alpha_2, alpha_1 of model k)
 
-then model k takes the step its solo epoch takes (:mod:`fastgd.engine.epoch`):
+(the per-row losses are :func:`fastgd.losses.linear.logistic_block` and
+``POINTWISE``, weighed by :func:`~fastgd.losses.linear.weigh`, as the solo
+epoch's). One gemm reads each block of X once for all K models, in the
+blocked order of an optimised matrix product (hand-written loops over the
+models, k innermost, lost to the K separate epochs: their loop overhead per
+row and feature outweighed the shared reads; see the README).
+
+Then model k takes the step its solo epoch takes (:mod:`fastgd.engine.epoch`):
 ``prepare_grad`` (guard, clipping), ``lr = schedule_value(spec_k, t_k)``, the
 rule's ``constants`` and ``loop`` with its own state, step counter, skipped
 count and loss sum. A model whose batch loss is NaN or inf stops there
 (``done[k]``: the rows it completed); the others go on.
 
-Bits: the dot products and gradient sums run in another order than the solo
-epoch's (:func:`fastgd.losses.linear.block_logits`: four rows per pass, and a
-partition of the rows into parts), so a model matches its solo fit to
-rounding (float64 ~1e-10, float32 ~1e-5 relative), not bit for bit. The
-arithmetic of model k depends on its own parameters and the rows only (no
-sum runs across models), so the bits do not depend on which other models
-share the call, on the thread count, or on the run.
+Bits: the products run in another order than the solo epoch's
+(:func:`fastgd.losses.linear.block_logits`, and its float64 sums every
+``FLUSH`` rows), so a model matches its solo fit to rounding (float64
+~1e-10, float32 ~1e-5 relative on the coefficients: tested), not bit for
+bit. :class:`~fastgd.engine.many.SharedPass` cuts a group into the same two
+halves (one call each) whatever the thread count, and a gemm of fixed shapes
+gives the same bits from run to run, so the results do not depend on the
+numba thread count or the run (they may on the BLAS library numpy uses).
 
 :func:`make_fused` compiles one kernel per (loss kind, penalty, rule) and
 dtype, cached; K is a runtime shape, so another K compiles nothing.
@@ -45,7 +53,7 @@ from .._numba import PARALLEL_THRESHOLD, cast_like, jit, views
 from .._specialize import specialize
 from ..kernels.rule import pieces
 from ..losses._rows import EXTRA, N_INTERCEPTS, linear_penalty, scale, store
-from ..losses.linear import FLUSH, LOGISTIC, POINTWISE, _OF_KIND, logistic_block, weigh
+from ..losses.linear import LOGISTIC, POINTWISE, _OF_KIND, logistic_block, weigh
 from ..schedules import schedule_value
 from .step import prepare_grad
 
@@ -75,9 +83,7 @@ def _fused_epoch(P, X, y, sw, H, S, SC, hs, SPEC, CLIP, batch, T, done, loss, sk
     fit_b = size > d
     zero = cast_like(0.0, X)
     WT = np.empty((d, K), dtype=X.dtype)
-    Z = np.empty((batch, K), dtype=X.dtype)
     R = np.empty((batch, K), dtype=X.dtype)
-    local = np.zeros((d, K), dtype=X.dtype)
     G = np.empty((d, K))
     gb = np.empty(K)
     lb = np.empty(K)
@@ -93,13 +99,8 @@ def _fused_epoch(P, X, y, sw, H, S, SC, hs, SPEC, CLIP, batch, T, done, loss, sk
         for j in range(d):
             for k in range(K):
                 WT[j, k] = P[k, j]
-        for r in range(m):
-            for k in range(K):
-                Z[r, k] = zero
-            for j in range(d):
-                xj = X[a + r, j]
-                for k in range(K):
-                    Z[r, k] += xj * WT[j, k]
+        xb = X[a:e]
+        Z = np.dot(xb, WT)  # (m, K), X's dtype: BLAS (gemm), one product for all the models
         for k in range(K):
             if done[k] >= 0:
                 for r in range(m):
@@ -120,19 +121,10 @@ def _fused_epoch(P, X, y, sw, H, S, SC, hs, SPEC, CLIP, batch, T, done, loss, sk
                 R[r, k] = cast_like(dk[r], X)
             lb[k] = total if bad == 0 else np.nan
             gb[k] = sb
+        Gb = np.dot(xb.T, R[:m])  # (d, K): sum_r x[r, j] l'_rk, X's dtype (gemm)
         for j in range(d):
             for k in range(K):
-                G[j, k] = 0.0
-        for f in range(0, m, FLUSH):
-            for r in range(f, min(m, f + FLUSH)):
-                for j in range(d):
-                    xj = X[a + r, j]
-                    for k in range(K):
-                        local[j, k] += xj * R[r, k]
-            for j in range(d):
-                for k in range(K):
-                    G[j, k] += local[j, k]
-                    local[j, k] = zero
+                G[j, k] = np.float64(Gb[j, k])
         for k in range(K):
             if done[k] >= 0:
                 continue
