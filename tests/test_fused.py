@@ -77,6 +77,10 @@ def test_same_bits_whatever_the_threads_and_run():
     for k in (1, 2, 2):
         with numba_threads(k):
             runs.append(_quiet(fastgd.fit_many, est, grid, X, y, exact=False))
+    kernel = fused.make_fused(fused.LOGISTIC, fused.linear_penalty, fastgd.OPTIMIZERS["adam"].rule)
+    compiled = len(kernel.signatures)
+    _quiet(fastgd.fit_many, est, {"lr": [0.1, 0.01]}, X, y, exact=False)  # K = 1 a call
+    assert len(kernel.signatures) == compiled  # K is a shape, not a type: no recompile
     for other in runs[1:]:
         for a, b in zip(runs[0], other):
             assert np.array_equal(a.coef_, b.coef_) and np.array_equal(a.intercept_, b.intercept_)
