@@ -1,4 +1,4 @@
-"""fit_many(exact=False): the fused multi-model kernel (fastgd/engine/fused.py) against solo fits."""
+"""fit_many(exact=False): the fused kernel (fastgd/engine/fused.py) against solo fits."""
 
 import warnings
 

@@ -49,7 +49,7 @@ exact path.
 
 import numpy as np
 
-from .._numba import PARALLEL_THRESHOLD, cast_like, jit, views
+from .._numba import PARALLEL_THRESHOLD, cast_like, views
 from .._specialize import specialize
 from ..kernels.rule import pieces
 from ..losses._rows import EXTRA, N_INTERCEPTS, linear_penalty, scale, store
