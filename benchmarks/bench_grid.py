@@ -2,7 +2,8 @@
 
 As the comparison section (``fastgd/bench/grid.py``): 4 learning rates x 4
 penalties, trained together by ``fastgd.fit_many`` (shared passes over X),
-one by one, and as one fit of one configuration; ``GridSearchCV`` with 5
+one by one, and as one fit of one configuration; ``fit_many`` and
+``GridSearchCV`` with ``exact=False`` too (the fused kernel); ``GridSearchCV`` with 5
 folds. ``setup`` runs both on a slice first, so compile time never
 pollutes a timing; ``peakmem_`` shows the grid needs no copy of X per model
 or fold; ``track_`` records the best training log-loss of the grid, so a
@@ -24,6 +25,7 @@ class GridFit:
         self.X, self.y = data()
         self.est, self.grid = _estimator(), _grid()
         fastgd.fit_many(self.est, self.grid, self.X[:2000], self.y[:2000])      # compile
+        fastgd.fit_many(self.est, self.grid, self.X[:2000], self.y[:2000], exact=False)
         fastgd.GridSearchCV(self.est, self.grid, cv=2, refit=False).fit(self.X[:2000],
                                                                          self.y[:2000])
 
@@ -32,6 +34,13 @@ class GridFit:
 
     def time_fit_many(self):
         fastgd.fit_many(self.est, self.grid, self.X, self.y)
+
+    def time_fit_many_fused(self):
+        fastgd.fit_many(self.est, self.grid, self.X, self.y, exact=False)
+
+    def time_grid_search_cv_fused(self):
+        fastgd.GridSearchCV(self.est, self.grid, cv=FOLDS, refit=False,
+                            exact=False).fit(self.X, self.y)
 
     def peakmem_fit_many(self):
         fastgd.fit_many(self.est, self.grid, self.X, self.y)

@@ -44,6 +44,7 @@ from ..sparse.csr import CSR
 from ._threads import guard
 from .data import block_rows_for, is_direct, row_order
 from .epoch import epoch_paths, make_epoch
+from .fused import FusedRun, fusable_key
 from .loop import Outcome, run_together
 from .step import Data, pack, unpack
 from .trainer import DivergenceError, EpochResult
@@ -62,10 +63,15 @@ class SharedPass:
     (GridSearchCV's folds: the same pieces, so the same loss sums, as
     scikit-learn's fit on the fold's copy, whose early stopping trains on
     some of the copy's rows).
+
+    ``exact=False``: the trainers :func:`~fastgd.engine.fused.fusable_key` accepts train
+    in fused calls (:mod:`fastgd.engine.fused`: equal to their solo fits to rounding,
+    the same bits whatever the thread count); the others as with ``exact=True``.
     """
 
-    def __init__(self, rows_alone=None):
+    def __init__(self, rows_alone=None, exact=True):
         self.rows_alone = rows_alone
+        self.exact = exact
 
     def run_epoch(self, trainers, X, y, sw, rows=None):
         """One epoch of ``trainers`` (some of the pass's) over rows ``rows`` of X."""
@@ -74,8 +80,9 @@ class SharedPass:
             tr.warm_up(X, y, sw, rows)
         snaps = [tr.snapshot() for tr in trainers]
         shuffle = "none" if lead.batch_size is None else lead.shuffle
+        direct = is_direct(X) and rows is None and shuffle == "none"
         if isinstance(X, CSR) or lead.batch_size is None or (
-                is_direct(X) and rows is None and shuffle == "none"):
+                direct and (self.exact or len(trainers) == 1)):
             try:
                 return [self._alone(tr, X, y, sw, rows) for tr in trainers]
             except BaseException:  # Ctrl-C: the models done with this epoch go back too
@@ -125,8 +132,25 @@ class SharedPass:
         serial = not any(any(epoch_paths(tr.rows, X, tr.params, batch)) for tr in trainers)
         overlap = get_num_threads() > 1 and serial
         pairs = list(zip(trainers, runs))
-        # the epochs are serial and release the GIL: a second thread trains every other model
-        halves = (pairs[0::2], pairs[1::2]) if overlap and len(pairs) > 1 else (pairs, [])
+        fused = [] if self.exact else _fused_groups(pairs, X)
+        taken = {id(tr) for group in fused for tr, _ in group}
+        alone = [pr for pr in pairs if id(pr[0]) not in taken]
+        # the epochs are serial and release the GIL: a second thread trains every other model;
+        # a fused group is cut in the same two halves whatever the thread count (its bits do
+        # not depend on which models share a call, nor then on the threads)
+        halves = ([], [])
+        for group in fused:
+            for h, part in zip(halves, (group[0::2], group[1::2])):
+                if part:
+                    h.append((None, FusedRun([t for t, _ in part], [r[1] for _, r in part])))
+        if overlap:
+            halves[0].extend(alone[0::2])
+            halves[1].extend(alone[1::2])
+        else:
+            halves[0].extend(halves[1])
+            halves[0].extend(alone)
+            halves[1].clear()
+        fused_runs = [run for h in halves for tr, run in h if tr is None]
         with ThreadPoolExecutor(1) if halves[1] else nullcontext() as pool, \
                 closing(lead._filled_blocks(X, y, sw, order, block_rows, batch, overlap)) as blocks:
             for a, xb, yb, sb in blocks:
@@ -140,6 +164,12 @@ class SharedPass:
                 finally:  # the block's buffer is not refilled while the other thread reads it
                     other.result()
         m = X.shape[0] if order is None else order.size
+        for run in fused_runs:
+            for tr, (loss_sum, t, skipped, done) in zip(run.trainers, run.finish()):
+                r = runs[trainers.index(tr)]
+                r[2:5] = t, loss_sum, skipped
+                if done >= 0:
+                    r[5] = DivergenceError(f"the loss became NaN or inf after {done} rows")
         out = []
         for tr, (_, p, t, loss_sum, skipped, failed) in zip(trainers, runs):
             if failed is not None:
@@ -155,6 +185,10 @@ def _train_piece(pairs, data, a, batch):
     """Each (trainer, run) of ``pairs`` trains on the piece ``data`` (rows from ``a`` on)."""
     size = data.X.shape[0]
     for tr, run in pairs:
+        if tr is None:  # a fused group (fastgd.engine.fused)
+            with guard():
+                run.train(data, a, batch)
+            continue
         epoch, p, t, _, _, failed = run
         if failed is not None:
             continue
@@ -166,20 +200,31 @@ def _train_piece(pairs, data, a, batch):
         run[4] += s
 
 
-def train_together(plans, verbose=0, names=None, stacklevel=3, rows_alone=None):
+def _fused_groups(pairs, X):
+    """The (trainer, run) pairs of ``pairs`` that can train fused, in groups of two or more
+    with one :func:`~fastgd.engine.fused.fusable_key` (in the order of ``pairs``)."""
+    groups = {}
+    for tr, run in pairs:
+        key = fusable_key(tr, X, run[1].s)
+        if key is not None:
+            groups.setdefault(key, []).append((tr, run))
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def train_together(plans, verbose=0, names=None, stacklevel=3, rows_alone=None, exact=True):
     """Run the :class:`~fastgd.models.base.EpochPlan` s of a group in shared passes.
 
     The plans train on the same data (``plan.data``) with trainers that walk
     the same rows (see :class:`SharedPass`). Returns each plan's stop reason
     (:data:`fastgd.engine.loop.STOP_REASONS`, with ``"diverged"``).
     ``verbose``: a line per epoch across the models (2: a line per model
-    too, named by ``names``). ``rows_alone``: see :class:`SharedPass`.
+    too, named by ``names``). ``rows_alone``, ``exact``: see :class:`SharedPass`.
     """
     for plan in plans:
         plan.loop.verbose = 0  # one line across the models instead
     steps = [plan.loop.steps(extra_level=1, **plan.hooks) for plan in plans]
     X, y, sw, rows = plans[0].data
-    shared = SharedPass(rows_alone)
+    shared = SharedPass(rows_alone, exact)
     lead = plans[0].trainer
     if lead.shuffle != "none" and lead.batch_size is not None:
         for plan in plans[1:]:  # unseeded models share the first one's stream

@@ -25,6 +25,7 @@ from sklearn.base import clone
 from sklearn.model_selection import ParameterGrid
 from sklearn.utils import check_array
 
+from .._validation import check_bool
 from ..engine.loop import INTERRUPTED
 from ..engine.many import train_together
 from ..sparse import is_sparse
@@ -93,7 +94,7 @@ def prepare(models, make_plan):
     return plans
 
 
-def train_grid(models, plans, grid, X, rows=None):
+def train_grid(models, plans, grid, X, rows=None, exact=True):
     """Train the prepared fits ``plans`` of ``models`` (configurations ``grid``) on X in
     shared passes: groups by :func:`_walk_key` and by equal data; sets ``stop_reason_``.
 
@@ -101,6 +102,7 @@ def train_grid(models, plans, grid, X, rows=None):
     are those rows', in order): they train on those rows of X, without copying them.
     Returns the seconds each model's group took divided by its models. After Ctrl-C no
     further group runs: their models keep their start (``stop_reason_`` "interrupted").
+    ``exact``: see :func:`fit_many`.
     """
     groups = {}
     for k, model in enumerate(models):
@@ -129,8 +131,9 @@ def train_grid(models, plans, grid, X, rows=None):
         names = [", ".join(f"{n}={v!r}" for n, v in grid[k].items()) for k in part]
         t0 = time.perf_counter()
         with models[part[0]]._train_context():
+            alone = None if rows is None else rows.size
             reasons = train_together([plans[k] for k in part], verbose, names,
-                                     rows_alone=None if rows is None else rows.size)
+                                     rows_alone=alone, exact=exact)
         for k, reason in zip(part, reasons):
             models[k].stop_reason_ = reason
             seconds[k] = (time.perf_counter() - t0) / len(part)
@@ -151,7 +154,7 @@ def _scatter(a, rows, n):
     return out
 
 
-def fit_many(estimator, param_grid, X, y, sample_weight=None):
+def fit_many(estimator, param_grid, X, y, sample_weight=None, exact=True):
     """Fit every configuration of ``param_grid`` on (X, y), sharing passes over X.
 
     Parameters
@@ -165,6 +168,16 @@ def fit_many(estimator, param_grid, X, y, sample_weight=None):
     X, y, sample_weight : as the estimator's ``fit`` takes them (a
         ``numpy.memmap`` X is streamed block by block, once per epoch for
         all the models of a group).
+    exact : bool, default True
+        True: every model is its solo fit bit for bit. False: the
+        configurations of a group that are one-output linear models with the
+        same loss, dtype and an element-wise update rule (every rule but
+        Prodigy, LAMB and Adafactor), mini-batches and at most
+        ``PARALLEL_THRESHOLD`` parameters, train in fused calls
+        (:mod:`fastgd.engine.fused`): each equals its solo fit to rounding
+        (float64 ~1e-10, float32 ~1e-5 relative), with the same bits whatever
+        the thread count and from run to run. The others (MLPs, multinomial
+        models, those rules) keep the exact path.
 
     Returns
     -------
@@ -192,6 +205,7 @@ def fit_many(estimator, param_grid, X, y, sample_weight=None):
     [0.99, 0.94, 0.99, 0.94]
     """
     from ..dask.estimator import DataParallel   # imports no Dask
+    exact = check_bool("exact", exact)
     if isinstance(estimator, DataParallel):     # on a cluster: dask arrays, the same rounds
         return estimator.fit_many(param_grid, X, y, sample_weight)
     if not isinstance(estimator, GDEstimator):
@@ -208,7 +222,7 @@ def fit_many(estimator, param_grid, X, y, sample_weight=None):
     if names is not None:  # what fit records of a DataFrame's columns
         for model in models:
             model.feature_names_in_ = names
-    train_grid(models, plans, grid, X)
+    train_grid(models, plans, grid, X, exact=exact)
     if models and all(m.stop_reason_ == "diverged" and m.n_iter_ == 0 for m in models) \
             and models[0]._finite_in_pass and not is_sparse(X) and not all_finite_rows(X):
         raise ValueError("Input X contains NaN or infinity.")

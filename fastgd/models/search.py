@@ -24,6 +24,7 @@ from sklearn.model_selection import ParameterGrid, check_cv
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
+from .._validation import check_bool
 from ..engine.loop import INTERRUPTED
 from .base import FLOATS, GDEstimator, all_finite_rows, is_memmap
 from .many import feature_names, prepare, train_grid
@@ -91,6 +92,11 @@ class GridSearchCV(MetaEstimatorMixin, BaseEstimator):
     cv : int, cross-validation generator or iterable, default 5
         As scikit-learn takes it (an int is ``StratifiedKFold`` for
         classifiers, ``KFold`` otherwise).
+    exact : bool, default True
+        As :func:`fastgd.fit_many`'s: False trains the eligible one-output
+        linear configurations of a fold in fused calls (equal to their solo
+        fits to rounding, not bit for bit). ``best_estimator_`` is always
+        refitted alone.
 
     Attributes
     ----------
@@ -109,12 +115,13 @@ class GridSearchCV(MetaEstimatorMixin, BaseEstimator):
     gathered once per configuration and fold, the training rows are not.
     """
 
-    def __init__(self, estimator, param_grid, *, scoring=None, refit=True, cv=5):
+    def __init__(self, estimator, param_grid, *, scoring=None, refit=True, cv=5, exact=True):
         self.estimator = estimator
         self.param_grid = param_grid
         self.scoring = scoring
         self.refit = refit
         self.cv = cv
+        self.exact = exact
 
     def fit(self, X, y, sample_weight=None, groups=None):
         """Run the search on (X, y); ``groups`` go to the splitter. Returns self."""
@@ -124,6 +131,7 @@ class GridSearchCV(MetaEstimatorMixin, BaseEstimator):
                             f"{type(est).__name__}")
         if not isinstance(self.refit, (bool, np.bool_)):
             raise TypeError(f"refit must be True or False, got {self.refit!r}")
+        exact = check_bool("exact", self.exact)
         if isinstance(self.scoring, (list, tuple, set, dict)):
             raise TypeError("scoring must be one metric (None, a name or a callable): "
                             "several metrics are not supported")
@@ -157,7 +165,7 @@ class GridSearchCV(MetaEstimatorMixin, BaseEstimator):
             sw_train = None if sample_weight is None else np.asarray(sample_weight)[train]
             plans = prepare(models, lambda m: _fold_plan(m, X, y_train, sw_train, train))
             del y_train, sw_train
-            fit_times[:, f] = train_grid(models, plans, grid, X, rows=train)
+            fit_times[:, f] = train_grid(models, plans, grid, X, rows=train, exact=exact)
             del plans
             if any(m.stop_reason_ == INTERRUPTED for m in models):
                 raise KeyboardInterrupt("GridSearchCV.fit interrupted: no results")
