@@ -85,7 +85,7 @@ from ..losses.linear import is_linear_rows, linear_rows, pointwise_block
 from ..losses.softmax import softmax_rows
 from ..kernels.rule import pieces
 from ..schedules import schedule_value
-from ..sparse import CSR, gather_rows, rows_nnz, take_rows, touched_columns
+from ..sparse import CSR, gather_rows, gather_span, rows_nnz, take_rows, touched_columns
 from ..sparse.mapped import CSRPages, is_mapped
 from ._threads import guard
 from .data import row_order
@@ -200,7 +200,7 @@ def _sparse_epoch(w, X, y, sw, order, hyper, update, batch_size, t, buf):
     while start < n:
         e = min(n, start + batch_size)
         m = e - start
-        gather_rows(X, y, sw, order[start:e], buf.data, buf.indices, buf.indptr, buf.y, buf.sw)
+        gather_span(X, y, sw, order, start, e, buf.data, buf.indices, buf.indptr, buf.y, buf.sw)
         xb = CSR(buf.data, buf.indices, buf.indptr[:m + 1], d)
         sb = buf.sw[:m] if weighted else sw
         if MODE == SCALED and DIRECT:  # noqa: F821

@@ -50,25 +50,38 @@ def gather_rows(X, y, sw, order, data_out, indices_out, indptr_out, yout, sout):
     ``data_out`` and ``indices_out`` need ``rows_nnz(X.indptr, order)``
     entries (any larger buffer works), ``indptr_out`` m + 1, ``yout`` m,
     ``sout`` m unless sw is empty (unit weights: then it is not touched).
+    """
+    return gather_span(X, y, sw, order, 0, order.size, data_out, indices_out, indptr_out,
+                       yout, sout)
+
+
+@jit
+def gather_span(X, y, sw, order, lo, hi, data_out, indices_out, indptr_out, yout, sout):
+    """:func:`gather_rows` of the rows ``order[lo:hi]``, prefetching past ``hi``.
 
     Random rows are bound by memory latency: the row ``ROWS_AHEAD`` rows
-    ahead has its entries prefetched, and the indptr entry of the row
-    ``PTR_AHEAD`` rows ahead (itself a random read) is prefetched first.
+    ahead in ``order`` has its entries prefetched, and the indptr entry of
+    the row ``PTR_AHEAD`` rows ahead (itself a random read) is prefetched
+    first, into the next batch's rows too: an epoch that gathers batch by
+    batch hands over its whole order, so no batch starts with rows that
+    were not prefetched. A prefetch changes no value.
     """
-    m = order.size
+    m = hi - lo
     data, indices, indptr = X.data, X.indices, X.indptr
     weighted = sw.size > 0
     one = np.uint64(1)
     pos = np.uint64(0)  # unsigned offsets: no wrap-around tests (see fastgd.losses.csr)
+    end = order.size
     indptr_out[0] = 0
     for r in range(m):
-        if r + PTR_AHEAD < m:
-            prefetch_span(indptr, order[r + PTR_AHEAD], order[r + PTR_AHEAD] + 2)
-        if r + ROWS_AHEAD < m:
-            q = order[r + ROWS_AHEAD]
+        k = lo + r
+        if k + PTR_AHEAD < end:
+            prefetch_span(indptr, order[k + PTR_AHEAD], order[k + PTR_AHEAD] + 2)
+        if k + ROWS_AHEAD < end:
+            q = order[k + ROWS_AHEAD]
             prefetch_span(data, indptr[q], indptr[q + 1])
             prefetch_span(indices, indptr[q], indptr[q + 1])
-        i = np.uint64(order[r])
+        i = np.uint64(order[k])
         for p in range(np.uint64(indptr[i]), np.uint64(indptr[i + one])):
             data_out[pos] = data[p]
             indices_out[pos] = indices[p]
