@@ -85,7 +85,8 @@ from ..losses.linear import is_linear_rows, linear_rows, pointwise_block
 from ..losses.softmax import softmax_rows
 from ..kernels.rule import pieces
 from ..schedules import schedule_value
-from ..sparse import CSR, gather_rows, gather_span, rows_nnz, take_rows, touched_columns
+from ..sparse import CSR, gather_rows, rows_nnz, take_rows, touched_columns
+from ..sparse.batch import gather_span
 from ..sparse.mapped import CSRPages, is_mapped
 from ._threads import guard
 from .data import row_order

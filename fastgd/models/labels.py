@@ -138,7 +138,7 @@ def encode_labels(y, values, targets, dtype):
     targets = np.asarray(targets)
     if y.dtype == dtype and np.array_equal(values, targets) and y.flags.c_contiguous:
         return y
-    out = np.empty(y.size, dtype=targets.dtype if dtype is None else dtype)
+    out = np.empty(y.size, dtype=dtype)
     _encode(np.ascontiguousarray(y), values.astype(np.float64), targets.astype(out.dtype), out)
     return out
 

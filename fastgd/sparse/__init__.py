@@ -16,10 +16,10 @@ The losses over CSR rows are in :mod:`fastgd.losses.csr`; the public loss
 functions (``fastgd.losses.logistic(w, X, y)`` ...) accept sparse X directly.
 """
 
-from .batch import gather_rows, gather_span, rows_nnz, take_rows, touched_columns
+from .batch import gather_rows, rows_nnz, take_rows, touched_columns
 from .csr import CSR, as_csr, check_csr, csr_n_rows, csr_take_rows, is_sparse
 from .mapped import is_mapped, load_csr, save_csr
 
-__all__ = ["CSR", "as_csr", "check_csr", "csr_n_rows", "csr_take_rows", "gather_rows", "gather_span",
+__all__ = ["CSR", "as_csr", "check_csr", "csr_n_rows", "csr_take_rows", "gather_rows",
            "is_mapped", "is_sparse", "load_csr", "rows_nnz", "save_csr", "take_rows",
            "touched_columns"]
