@@ -50,8 +50,9 @@ How a batch's step is applied (``sparse_updates``):
 The epoch's loss is the same quantity as the dense epoch's: the mean over
 batches of (batch data loss + penalty at the batch's parameters); the
 SCALED and LAZY modes keep the penalty's sums (sum v_j^2, sum |v_j|)
-up to date as coordinates change (recomputed at the start of every piece),
-so no step costs O(d).
+up to date as coordinates change (to rounding: :func:`direct_sgd_step`
+sums the changes in another order; recomputed at the start of every
+piece), so no step costs O(d).
 
 Full batch (``batch_size=None``): the gradient over all rows by the parallel
 CSR sums kernel (:func:`fastgd.losses.sums_kernel` with the CSR layout), the
