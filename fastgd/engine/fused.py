@@ -39,10 +39,13 @@ Bits: the products run in another order than the solo epoch's
 (:func:`fastgd.losses.linear.block_logits`, and its float64 sums every
 ``FLUSH`` rows), so a model matches its solo fit to rounding (float64
 ~1e-10, float32 ~1e-5 relative on the coefficients: tested), not bit for
-bit. :class:`~fastgd.engine.many.SharedPass` cuts a group into the same two
-halves (one call each) whatever the thread count, and a gemm of fixed shapes
-gives the same bits from run to run, so the results do not depend on the
-numba thread count or the run (they may on the BLAS library numpy uses).
+bit. :class:`~fastgd.engine.many.SharedPass` trains a group in one call per
+piece whatever the thread count, and a gemm of fixed shapes gives the same
+bits from run to run, so the results do not depend on the numba thread count
+or the run (they may on the BLAS library: numba's ``np.dot`` calls SciPy's,
+an OpenBLAS here, which runs products this small on one thread: limiting it
+to one with ``threadpoolctl`` changed neither the time nor the bits, so the
+two threads of a shared pass do not oversubscribe the cores).
 
 :func:`make_fused` compiles one kernel per (loss kind, penalty, rule) and
 dtype, cached; K is a runtime shape, so another K compiles nothing.
