@@ -140,8 +140,8 @@ class SharedPass:
         # of the exact path; a fused group is one call on this thread, whatever the thread
         # count (its bits depend on which models share a call: so not on the threads), while
         # the helper thread gathers the next block (cut in two halves, one per thread, the 16
-        # models of `fastgd bench grid` took a third more CPU time, and their handoff per
-        # piece between the threads stalled on a loaded machine)
+        # models of `fastgd bench grid` took a quarter more CPU and wall time: two products of
+        # 8 models cost more than one of 16, and the handoff of each piece stalls under load)
         halves = ([(None, FusedRun([t for t, _ in group], [r[1] for _, r in group]))
                    for group in fused], [])
         if overlap:
