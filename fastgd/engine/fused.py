@@ -15,13 +15,16 @@ m rows (the m x d view ``xb`` of the piece)::
     Z         = xb WT                                     (m x K: one BLAS gemm for all
                                                            the models, X's dtype)
     z_rk      = Z[r, k] + b_k;  l_rk, l'_rk = s_r l_k(y_r, z_rk), s_r l_k'(y_r, z_rk)
-    G         = xb^T R,  R[r, k] = l'_rk                  (d x K: gemm, X's dtype; then
-                                                           float64)
+    G         = xb^T R,  R[r, k] = l'_rk                  (d x K: gemm, X's dtype)
     g_k       = (G[:, k], sum_r l'_rk) / m + penalty_k(P[k])   (alpha_2, alpha_1 of model k)
 
 (the per-row losses are :func:`fastgd.losses.linear.logistic_block` and
-``POINTWISE``, weighed by :func:`~fastgd.losses.linear.weigh`, as the solo
-epoch's). One gemm reads each block of X once for all K models, in the
+``POINTWISE``, as the solo epoch's, float64; their loss and derivative sums
+over the rows are float64 vector-matrix products). The K models of a row sit
+side by side (i = r K + k, the layout of Z and R), so the per-row losses of a
+batch run in one loop over its m K values, which vectorises (a loop per model
+over the column Z[:, k] across the rows, a batch of 16 models took 1.2x the time).
+One gemm reads each block of X once for all K models, in the
 blocked order of an optimised matrix product (hand-written loops over the
 models, k innermost, lost to the K separate epochs: their loop overhead per
 row and feature outweighed the shared reads; see the README).
@@ -36,10 +39,13 @@ Bits: the products run in another order than the solo epoch's
 (:func:`fastgd.losses.linear.block_logits`, and its float64 sums every
 ``FLUSH`` rows), so a model matches its solo fit to rounding (float64
 ~1e-10, float32 ~1e-5 relative on the coefficients: tested), not bit for
-bit. :class:`~fastgd.engine.many.SharedPass` cuts a group into the same two
-halves (one call each) whatever the thread count, and a gemm of fixed shapes
-gives the same bits from run to run, so the results do not depend on the
-numba thread count or the run (they may on the BLAS library numpy uses).
+bit. :class:`~fastgd.engine.many.SharedPass` trains a group in one call per
+piece whatever the thread count, and a gemm of fixed shapes gives the same
+bits from run to run, so the results do not depend on the numba thread count
+or the run (they may on the BLAS library: numba's ``np.dot`` calls SciPy's,
+an OpenBLAS here, which runs products this small on one thread: limiting it
+to one with ``threadpoolctl`` changed neither the time nor the bits, so the
+two threads of a shared pass do not oversubscribe the cores).
 
 :func:`make_fused` compiles one kernel per (loss kind, penalty, rule) and
 dtype, cached; K is a runtime shape, so another K compiles nothing.
@@ -53,18 +59,30 @@ from .._numba import PARALLEL_THRESHOLD, cast_like, views
 from .._specialize import specialize
 from ..kernels.rule import pieces
 from ..losses._rows import EXTRA, N_INTERCEPTS, linear_penalty, scale, store
-from ..losses.linear import LOGISTIC, POINTWISE, _OF_KIND, logistic_block, weigh
+from ..losses.linear import LOGISTIC, POINTWISE, _OF_KIND, logistic_block
 from ..schedules import schedule_value
 from .step import prepare_grad
 
 
-def _one_kind(z, y, start, m, param, loss, dz):
-    # the per-row loss and derivative of the one kind bound by specialize
+def _row_losses(Z, y, a, m, H, bias, yk, z, loss, dz):
+    # z[i] = Z[r, k] + b_k and the per-row loss and derivative of the one kind bound by
+    # specialize, i = r K + k: the K models of a row side by side, in one loop that vectorises
+    K = Z.shape[1]
+    for r in range(m):
+        for k in range(K):
+            z[r * K + k] = np.float64(Z[r, k]) + bias[k]
     if IS_LOGISTIC:  # noqa: F821
-        logistic_block(z, y, start, m, loss, dz)
+        for r in range(m):
+            yr = np.float64(y[a + r])
+            for k in range(K):
+                yk[r * K + k] = yr
+        logistic_block(z, yk, 0, m * K, loss, dz)
     else:
         for r in range(m):
-            loss[r], dz[r] = pointwise(z[r], np.float64(y[start + r]), param)  # noqa: F821
+            yr = np.float64(y[a + r])
+            for k in range(K):
+                i = r * K + k
+                loss[i], dz[i] = pointwise(z[i], yr, H[k, EXTRA])  # noqa: F821
 
 
 def _fused_epoch(P, X, y, sw, H, S, SC, hs, SPEC, CLIP, batch, T, done, loss, skipped):
@@ -84,12 +102,13 @@ def _fused_epoch(P, X, y, sw, H, S, SC, hs, SPEC, CLIP, batch, T, done, loss, sk
     zero = cast_like(0.0, X)
     WT = np.empty((d, K), dtype=X.dtype)
     R = np.empty((batch, K), dtype=X.dtype)
-    G = np.empty((d, K))
-    gb = np.empty(K)
-    lb = np.empty(K)
-    zk = np.empty(batch)
-    lk = np.empty(batch)
-    dk = np.empty(batch)
+    R1 = R.reshape(batch * K)
+    ones = np.ones(batch)
+    bias = np.zeros(K)
+    yk = np.empty(batch * K)
+    zk = np.empty(batch * K)
+    lk = np.empty(batch * K)
+    dk = np.empty(batch * K)
     g64 = np.empty(size)
     grad = np.empty(size, dtype=P.dtype)
     a = 0
@@ -99,38 +118,40 @@ def _fused_epoch(P, X, y, sw, H, S, SC, hs, SPEC, CLIP, batch, T, done, loss, sk
         for j in range(d):
             for k in range(K):
                 WT[j, k] = P[k, j]
+        if fit_b:
+            for k in range(K):
+                bias[k] = P[k, d]
         xb = X[a:e]
         Z = np.dot(xb, WT)  # (m, K), X's dtype: BLAS (gemm), one product for all the models
+        block(Z, y, a, m, H, bias, yk, zk, lk, dk)  # noqa: F821 (bound by specialize)
+        if sw.size > 0:
+            for r in range(m):
+                s = np.float64(sw[a + r])
+                for k in range(K):
+                    lk[r * K + k] *= s
+                    dk[r * K + k] *= s
+        # the K models' sums over the rows (row-major (m, K) views: vector-matrix products)
+        lb = np.dot(ones[:m], lk[:m * K].reshape((m, K)))
+        gb = np.dot(ones[:m], dk[:m * K].reshape((m, K)))
+        nonfinite = 0
+        for i in range(m * K):  # R row-major (m, K): i = r K + k
+            R1[i] = cast_like(dk[i], X)
+            nonfinite += not np.isfinite(zk[i])
         for k in range(K):
             if done[k] >= 0:
                 for r in range(m):
                     R[r, k] = zero
-                continue
-            b = np.float64(P[k, d]) if fit_b else 0.0
-            bad = 0
-            for r in range(m):
-                zk[r] = np.float64(Z[r, k]) + b
-                bad += not np.isfinite(zk[r])
-            block(zk, y, a, m, H[k, EXTRA], lk, dk)  # noqa: F821 (bound by specialize)
-            weigh(sw, a, m, lk, dk)
-            total = 0.0
-            sb = 0.0
-            for r in range(m):
-                total += lk[r]
-                sb += dk[r]
-                R[r, k] = cast_like(dk[r], X)
-            lb[k] = total if bad == 0 else np.nan
-            gb[k] = sb
-        Gb = np.dot(xb.T, R[:m])  # (d, K): sum_r x[r, j] l'_rk, X's dtype (gemm)
-        for j in range(d):
-            for k in range(K):
-                G[j, k] = np.float64(Gb[j, k])
+            elif nonfinite:  # a logit NaN or inf: the model's batch loss is NaN
+                for r in range(m):
+                    if not np.isfinite(zk[r * K + k]):
+                        lb[k] = np.nan
+        G = np.dot(xb.T, R[:m])  # (d, K): sum_r x[r, j] l'_rk, X's dtype (gemm)
         for k in range(K):
             if done[k] >= 0:
                 continue
             w = P[k]
             for j in range(d):
-                g64[j] = G[j, k]
+                g64[j] = np.float64(G[j, k])
             if fit_b:
                 g64[d] = gb[k]
             value = scale(g64, lb[k], m) + penalty(w, H[k], g64)  # noqa: F821
@@ -164,7 +185,7 @@ def make_fused(kind, penalty, rule):
     """The fused epoch of K models of per-row loss ``kind``, ``penalty`` and ``rule``."""
     key = (kind, id(penalty), rule.name)
     if key not in _CACHE:
-        block = specialize(_one_kind, pointwise=POINTWISE.get(kind, logistic_block),
+        block = specialize(_row_losses, pointwise=POINTWISE.get(kind, logistic_block),
                            IS_LOGISTIC=kind == LOGISTIC)
         p = pieces(rule)
         kernel = specialize(_fused_epoch, block=block, penalty=penalty,

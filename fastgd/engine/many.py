@@ -66,7 +66,8 @@ class SharedPass:
 
     ``exact=False``: the trainers :func:`~fastgd.engine.fused.fusable_key` accepts train
     in fused calls (:mod:`fastgd.engine.fused`: equal to their solo fits to rounding,
-    the same bits whatever the thread count); the others as with ``exact=True``.
+    the same bits whatever the thread count), one per group and piece on the calling
+    thread; the others as with ``exact=True``.
     """
 
     def __init__(self, rows_alone=None, exact=True):
@@ -135,21 +136,19 @@ class SharedPass:
         fused = [] if self.exact else _fused_groups(pairs, X)
         taken = {id(tr) for group in fused for tr, _ in group}
         alone = [pr for pr in pairs if id(pr[0]) not in taken]
-        # the epochs are serial and release the GIL: a second thread trains every other model;
-        # a fused group is cut in the same two halves whatever the thread count (its bits do
-        # not depend on which models share a call, nor then on the threads)
-        halves = ([], [])
-        for group in fused:
-            for h, part in zip(halves, (group[0::2], group[1::2])):
-                if part:
-                    h.append((None, FusedRun([t for t, _ in part], [r[1] for _, r in part])))
+        # the epochs are serial and release the GIL: a second thread trains every other model
+        # of the exact path; a fused group is one call on this thread, whatever the thread
+        # count (its bits depend on which models share a call: so not on the threads), while
+        # the helper thread gathers the next block (cut in two halves, one per thread, the 16
+        # models of `fastgd bench grid` took a quarter more CPU and wall time: two products of
+        # 8 models cost more than one of 16, and the handoff of each piece stalls under load)
+        halves = ([(None, FusedRun([t for t, _ in group], [r[1] for _, r in group]))
+                   for group in fused], [])
         if overlap:
             halves[0].extend(alone[0::2])
             halves[1].extend(alone[1::2])
         else:
-            halves[0].extend(halves[1])
             halves[0].extend(alone)
-            halves[1].clear()
         fused_runs = [run for h in halves for tr, run in h if tr is None]
         with ThreadPoolExecutor(1) if halves[1] else nullcontext() as pool, \
                 closing(lead._filled_blocks(X, y, sw, order, block_rows, batch, overlap)) as blocks:
