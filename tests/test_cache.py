@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -73,3 +74,39 @@ def test_every_optimizer_loads_from_cache(tmp_path):
     for rule in CACHE_RULES:
         assert run_fresh(STEP_RULES, tmp_path, rule).strip() == "ok"
     assert run_fresh(CLIPPED_STEP, tmp_path).strip() == "ok"
+
+
+RACE = textwrap.dedent("""
+    import os, sys, time
+    import numpy as np
+    from fastgd.schedules import schedule_value
+    ready, go = sys.argv[1], sys.argv[2]
+    open(ready, "w").close()
+    while not os.path.exists(go):
+        time.sleep(0.005)
+    schedule_value(np.zeros(8), 3)
+    stats = schedule_value.stats
+    print(sum(stats.cache_misses.values()), sum(stats.cache_hits.values()))
+""")
+
+
+def test_processes_that_share_the_cache_compile_a_kernel_once(tmp_path):
+    # two processes reach the same kernel together: one compiles it, the other waits for it
+    # (fastgd._numba._CompileOnce) and loads it from the cache, whatever the timing
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    go = tmp_path / "go"
+    procs = [subprocess.Popen([sys.executable, "-c", RACE, str(tmp_path / f"ready{i}"), str(go)],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(2)]
+    deadline = time.monotonic() + 120
+    while not all((tmp_path / f"ready{i}").exists() for i in range(2)):
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs)
+        time.sleep(0.01)
+    go.touch()
+    counts = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        counts.append([int(v) for v in out.split()])
+    misses, hits = (sum(c[i] for c in counts) for i in (0, 1))
+    assert (misses, hits) == (1, 1), counts
