@@ -380,9 +380,10 @@ def test_pieces_gathered_ahead_equal_the_epoch_in_line(small_pieces, monkeypatch
     settings = dict(optimizer="sgd", lr=0.1, batch_size=16, max_epochs=3, tol=None,
                     random_state=0, alpha=1e-3)
     taken = []
-    take = engine.MappedPieces.take
-    monkeypatch.setattr(engine.MappedPieces, "take", lambda self, part: taken.append(part.size)
-                        or take(self, part))
+    fill = engine.SharedFill.fill
+    monkeypatch.setattr(engine.SharedFill, "fill", lambda self, part: taken.append(part.size)
+                        or fill(self, part))
+    monkeypatch.setattr(engine, "CHUNK_ROWS", 5)   # chunks the training thread can claim too
     monkeypatch.setattr(engine, "get_num_threads", lambda: 2)
     ahead = fastgd.LogisticRegression(**settings).fit(X, y)
     assert sum(taken) == 3 * 400 and len(taken) == 3 * 7      # pieces of 64 rows
@@ -392,6 +393,39 @@ def test_pieces_gathered_ahead_equal_the_epoch_in_line(small_pieces, monkeypatch
     np.testing.assert_array_equal(ahead.coef_, inline.coef_)
     np.testing.assert_array_equal(ahead.intercept_, inline.intercept_)
     assert ahead.loss_curve_ == inline.loss_curve_
+
+
+def test_a_piece_filled_by_two_threads_equals_one_copy():
+    # the helper thread sizes and gathers the piece while this thread claims chunks too: the
+    # piece is the rows of X in the order given, whoever copied which chunk
+    import threading
+    import fastgd.engine.sparse as engine
+    from fastgd.sparse import CSR, take_rows
+    for weighted in (False, True):
+        X, y, _ = problem(n=3000, dtype=np.float32, index=np.int64)
+        C = CSR(X.data, X.indices, X.indptr, X.shape[1])
+        sw = np.linspace(0.5, 2, 3000) if weighted else np.empty(0)
+        part = np.random.default_rng(1).permutation(3000)[:2500].astype(np.int32)
+        shared = engine.SharedFill(C, y, sw, 2500)
+        out = {}
+        worker = threading.Thread(target=lambda: out.update(piece=shared.fill(part)))
+        old = engine.CHUNK_ROWS
+        engine.CHUNK_ROWS = 7
+        try:
+            worker.start()
+            while worker.is_alive():
+                shared.help()
+            worker.join()
+        finally:
+            engine.CHUNK_ROWS = old
+        Xp, yp, sp, local = out["piece"]
+        xb, yb, sb = take_rows(C, y, sw, part)
+        np.testing.assert_array_equal(Xp.indptr, xb.indptr)
+        np.testing.assert_array_equal(Xp.indices, xb.indices)
+        np.testing.assert_array_equal(Xp.data, xb.data)
+        np.testing.assert_array_equal(yp, yb)
+        np.testing.assert_array_equal(sp, sb)
+        np.testing.assert_array_equal(local, np.arange(2500))
 
 
 def test_mapped_csr_bad_input(tmp_path, small_pieces):
