@@ -11,10 +11,9 @@ the number of threads), which runs once per piece of ``PIECE_ROWS`` rows so
 that Ctrl-C stops between pieces. With more than one piece and more than
 one numba thread, a helper thread first copies the next piece's rows, in
 the epoch's order, into one of two buffers while the epoch trains on the
-other (:class:`SharedFill`; the training thread, done
-with its piece, copies the chunks of the next one the helper has not
-reached): the epoch then gathers its batches from memory it reads in
-order, and the random reads of X (most of a shuffled epoch's time) run on
+other (:class:`SharedFill`; the training thread, done with its piece,
+copies the chunks of the next one the helper has not reached): the epoch
+then gathers its batches from memory it reads in order, and the random reads of X (most of a shuffled epoch's time) run on
 the second core. The batches are the same, so are the bits (five epochs
 of the 1M-row click log of :mod:`fastgd.bench.sparse`: 0.70 s against
 0.86 s in line, the same coefficients; the training thread's help took
