@@ -5,20 +5,23 @@ The :class:`~fastgd.engine.Trainer` hands an epoch here when X is a
 X). The batches are those of a dense X: the epoch's sequence of rows is
 :func:`fastgd.engine.data.row_order` of the same generator, so a sparse fit
 and the dense fit of ``X.toarray()`` see the same batches in the same order.
-Each batch's rows are copied by :func:`fastgd.sparse.gather_rows` into a
-small CSR block inside the compiled epoch (serial: the same bits whatever
-the number of threads), which runs once per piece of ``PIECE_ROWS`` rows so
-that Ctrl-C stops between pieces. With more than one piece and more than
-one numba thread, a helper thread first copies the next piece's rows, in
-the epoch's order, into one of two buffers while the epoch trains on the
-other (:class:`SharedFill`; the training thread, done with its piece,
-copies the chunks of the next one the helper has not reached): the epoch
-then gathers its batches from memory it reads in order, and the random reads of X (most of a shuffled epoch's time) run on
-the second core. The batches are the same, so are the bits (five epochs
-of the 1M-row click log of :mod:`fastgd.bench.sparse`: 0.70 s against
-0.86 s in line, the same coefficients; the training thread's help took
-1.30 s against 1.39 s without it on a day the machine ran at half that
-speed).
+The compiled epoch reads its rows in order: it runs once per piece of
+``PIECE_ROWS`` rows (so that Ctrl-C stops between pieces) on a CSR whose
+rows are the piece's, and its batches are consecutive rows of that CSR,
+read in place. A piece is the epoch's rows copied out of X in the epoch's
+order by :func:`fastgd.sparse.gather_rows` (serial: the same bits whatever
+the number of threads). With more than one piece and more than one numba
+thread, a helper thread copies the next piece into one of two buffers
+while the epoch trains on the other (:class:`SharedFill`; the training
+thread, done with its piece, copies the chunks of the next one the helper
+has not reached), so the random reads of X (most of a shuffled epoch's
+time) run on the second core. Rows in their own order (``shuffle=False``,
+all rows) of an X in memory are not copied at all: each piece is a view
+of X. The batches are the same whichever way, so are the bits (five epochs
+of the 1M-row click log of :mod:`fastgd.bench.sparse`, two threads: 0.68 to
+0.93 s against 0.93 to 1.05 s when each batch was gathered again inside
+the epoch from its piece, the same coefficients: the two versions run in
+turn in one session).
 
 How a batch's step is applied (``sparse_updates``):
 
@@ -73,7 +76,7 @@ A memory-mapped X (:func:`fastgd.sparse.is_mapped`: a CSR of ``np.load(...,
 mmap_mode="r")`` arrays, :func:`fastgd.sparse.load_csr`) is never handed to
 the compiled epoch: each piece of the epoch's order is gathered into memory
 first (:class:`MappedPieces`, the pages released as it goes), and the epoch
-runs on the piece with the order 0, 1, ... The pieces are cut at the same
+runs on the piece as on any other. The pieces are cut at the same
 rows as for X in memory (:func:`_piece_rows`: the scale of the SCALED mode
 is folded in at the end of each), so the steps are the same, bit for bit.
 The compiled epoch then sees in-memory arrays only: no read-only
@@ -101,7 +104,6 @@ from ..losses.softmax import softmax_rows
 from ..kernels.rule import pieces
 from ..schedules import schedule_value
 from ..sparse import CSR, gather_rows, rows_nnz, take_rows, touched_columns
-from ..sparse.batch import gather_span
 from ..sparse.mapped import CSRPages, is_mapped
 from ._threads import guard
 from .data import row_order
@@ -167,26 +169,18 @@ def penalty_sums(w, n_coef):
 
 
 class Buffers(NamedTuple):
-    """What a sparse epoch works in: a batch's gathered rows and its touched coordinates.
+    """What a sparse epoch works in: a batch's logits and derivatives, its touched coordinates.
 
-    ``data``/``indices``: the batch's entries (room for the largest batch),
-    ``indptr`` (batch + 1), ``y``, ``sw`` (batch; sw empty for unit
-    weights); ``z``, ``lv``, ``dz``: a batch's logits, losses and
-    derivatives (float64); ``q`` (n_features, float64; empty without L1)
-    and ``u`` (1): the cumulative L1 penalty's state, kept for the
-    Trainer's life (one fit or partial_fit call);
-    ``g``: float64 gradient (size of w), all zeros between batches in the
-    SCALED and LAZY modes; ``grad``: w's dtype, size of w; ``marker``,
-    ``touched``: for :func:`fastgd.sparse.touched_columns`; ``idx``: the
-    coordinates of a step; ``wt`` and ``st``: w and the rule's state arrays
-    gathered at them (``st[i]`` empty where the state array is).
+    ``z``, ``lv``, ``dz``: a batch's logits, losses and derivatives
+    (float64); ``q`` (n_features, float64; empty without L1) and ``u`` (1):
+    the cumulative L1 penalty's state, kept for the Trainer's life (one fit
+    or partial_fit call); ``g``: float64 gradient (size of w), all zeros
+    between batches in the SCALED and LAZY modes; ``grad``: w's dtype, size
+    of w; ``marker``, ``touched``: for :func:`fastgd.sparse.touched_columns`;
+    ``idx``: the coordinates of a step; ``wt`` and ``st``: w and the rule's
+    state arrays gathered at them (``st[i]`` empty where the state array is).
     """
 
-    data: np.ndarray
-    indices: np.ndarray
-    indptr: np.ndarray
-    y: np.ndarray
-    sw: np.ndarray
     g: np.ndarray
     grad: np.ndarray
     marker: np.ndarray
@@ -201,7 +195,7 @@ class Buffers(NamedTuple):
     st: tuple
 
 
-def _sparse_epoch(w, X, y, sw, order, hyper, update, batch_size, t, buf):
+def _sparse_epoch(w, X, y, sw, n, hyper, update, batch_size, t, buf):
     s, sc, h, spec, clip, seg = update
     d = X.n_cols
     n_coef = w.size - int(hyper[N_INTERCEPTS])
@@ -213,16 +207,15 @@ def _sparse_epoch(w, X, y, sw, order, hyper, update, batch_size, t, buf):
     s2, s1 = penalty_sums(w, n_coef) if MODE != DENSE else (0.0, 0.0)  # noqa: F821
     total = 0.0
     skipped = 0
-    n = order.size
     start = 0
     while start < n:
         e = min(n, start + batch_size)
         m = e - start
-        gather_span(X, y, sw, order, start, e, buf.data, buf.indices, buf.indptr, buf.y, buf.sw)
-        xb = CSR(buf.data, buf.indices, buf.indptr[:m + 1], d)
-        sb = buf.sw[:m] if weighted else sw
+        xb = CSR(X.data, X.indices, X.indptr[start:e + 1], d)
+        yb = y[start:e]
+        sb = sw[start:e] if weighted else sw
         if MODE == SCALED and DIRECT:  # noqa: F821
-            loss_sum = direct_rows(w, a, xb, buf.y, sb, hyper, m, buf.z, buf.lv, buf.dz)
+            loss_sum = direct_rows(w, a, xb, yb, sb, hyper, m, buf.z, buf.lv, buf.dz)
             f = loss_sum / m + 0.5 * l2 * a * a * s2 + l1 * abs(a) * s1
             if not np.isfinite(f):
                 break
@@ -236,14 +229,14 @@ def _sparse_epoch(w, X, y, sw, order, hyper, update, batch_size, t, buf):
             continue
         if MODE == DENSE:  # noqa: F821 (MODE and the functions are bound by specialize)
             g[:] = 0.0
-            loss_sum = rows(w, 1.0, xb, buf.y[:m], sb, hyper, g)  # noqa: F821
+            loss_sum = rows(w, 1.0, xb, yb, sb, hyper, g)  # noqa: F821
             f = scale(g, loss_sum, m) + linear_penalty(w, hyper, g)
             nt = w.size
             gt = buf.grad
             store(g, gt)
         else:
             nt = step_coordinates(xb, m, n_coef, w.size, buf)
-            loss_sum = rows(w, a, xb, buf.y[:m], sb, hyper, g)  # noqa: F821
+            loss_sum = rows(w, a, xb, yb, sb, hyper, g)  # noqa: F821
             f = loss_sum / m + 0.5 * l2 * a * a * s2 + l1 * abs(a) * s1
             gt = buf.grad[:nt]
             take_gradient(g, buf.idx, nt, m, w, n_coef, l2, l1, MODE == LAZY, gt)  # noqa: F821
@@ -468,9 +461,11 @@ def make_sparse_epoch(rows, rule, mode):
     """The compiled sparse epoch for a CSR objective's rows at a * v (``csr_linear_rows_at``
     or ``csr_softmax_rows_at``), a :class:`fastgd.kernels.Rule` and a mode (DENSE, SCALED, LAZY).
 
-    ``epoch(w, X, y, sw, order, hyper, update, batch_size, t, buffers) ->
+    ``epoch(w, X, y, sw, n, hyper, update, batch_size, t, buffers) ->
     (loss_sum, t, skipped, done)``, as :func:`fastgd.engine.epoch.make_epoch`,
-    over the rows ``order`` of the CSR X. Built once per process, cached on disk.
+    over the first ``n`` rows of the CSR X in their order, in batches of
+    consecutive rows (X is a piece: see :func:`run`). Built once per
+    process, cached on disk.
     """
     key = (rows.py_func.__name__, rule.name, mode)
     if key not in _CACHE:
@@ -561,9 +556,7 @@ def _buffers(trainer, X, y, sw, batch, w, state):
     if buf is None:
         n_touch = min(cap, X.n_cols) + 1
         k = max(1, size // max(1, X.n_cols))
-        buf = Buffers(np.empty(cap, X.data.dtype), np.empty(cap, X.indices.dtype),
-                      np.zeros(batch + 1, np.int64), np.empty(batch, y.dtype),
-                      np.empty(batch if sw.size else 0, sw.dtype), np.zeros(size),
+        buf = Buffers(np.zeros(size),
                       np.empty(size, w.dtype), np.zeros(X.n_cols, np.bool_),
                       np.empty(n_touch, np.int64), np.empty(batch), np.empty(batch),
                       np.empty(batch), np.zeros(X.n_cols if trainer.hyper[L1] > 0 else 0),
@@ -573,14 +566,6 @@ def _buffers(trainer, X, y, sw, batch, w, state):
                             for a in state))
         trainer._buffers[key] = buf
     return buf
-
-
-def _order(trainer, rows, n, block_rows):
-    shuffle = trainer.shuffle
-    order = row_order(rows, n, shuffle, trainer.rng, block_rows)
-    if order is None:
-        order = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
-    return order
 
 
 def _row_bytes(X):
@@ -620,11 +605,10 @@ class MappedPieces:
     compiled :func:`fastgd.sparse.gather_rows`, ``chunk`` rows at a time,
     releasing the pages each chunk read (:class:`fastgd.sparse.mapped.CSRPages`)
     so that resident memory holds the piece and one chunk's pages, not the
-    files; it returns ``(X_piece, y_piece, sw_piece, order_piece)``: an
-    in-memory CSR of X's dtypes whose row r is row part[r] of X, and the
-    order 0, 1, ... The epoch then runs on the piece exactly as on X with
-    the order ``part``: the same batches, entries in the same order, the
-    same bits.
+    files; it returns ``(X_piece, y_piece, sw_piece)``: an in-memory CSR
+    of X's dtypes whose row r is row part[r] of X. The epoch then runs on
+    the piece's rows in order: the batches of X in the order ``part``,
+    entries in the same order, the same bits.
     """
 
     def __init__(self, X, y, sw, piece, chunk):
@@ -635,7 +619,6 @@ class MappedPieces:
         self.indptr = np.empty(piece + 1, X.indptr.dtype)
         self.yb = np.empty(piece, y.dtype)
         self.sb = np.empty(piece, sw.dtype) if sw.size else sw
-        self.local = np.arange(piece, dtype=np.int32)
 
     def take(self, part):
         X, y, sw, k = self.X, self.y, self.sw, part.size
@@ -652,10 +635,8 @@ class MappedPieces:
                                self.yb[r:e], self.sb[r:e] if sw.size else sw)
             ptr += ptr.dtype.type(pos) - ptr[-1]
             self.pages.release()
-        if self.local.dtype != part.dtype:   # the order's dtype, as the epoch in memory gets
-            self.local = self.local.astype(part.dtype)
         return (CSR(self.data[:nnz], self.indices[:nnz], self.indptr[:k + 1], X.n_cols),
-                self.yb[:k], self.sb[:k] if sw.size else sw, self.local[:k])
+                self.yb[:k], self.sb[:k] if sw.size else sw)
 
 
 class SharedFill(MappedPieces):
@@ -688,13 +669,11 @@ class SharedFill(MappedPieces):
         if nnz > self.data.size:
             self.data = np.empty(nnz, X.data.dtype)
             self.indices = np.empty(nnz, X.indices.dtype)
-        if self.local.dtype != part.dtype:
-            self.local = self.local.astype(part.dtype)
         self.job = (part, starts, [0])
         self.help()
         sw = self.sw
         return (CSR(self.data[:nnz], self.indices[:nnz], self.indptr[:k + 1], X.n_cols),
-                self.yb[:k], self.sb[:k] if sw.size else sw, self.local[:k])
+                self.yb[:k], self.sb[:k] if sw.size else sw)
 
     def help(self):
         """Gather chunks of the piece being filled until none is left unclaimed (nothing if
@@ -722,8 +701,11 @@ class SharedFill(MappedPieces):
 def run(trainer, X, y, sw, rows):
     """One epoch of ``trainer`` over the CSR X (rows ``rows``, None: all): an EpochResult.
 
-    A memory-mapped X is read piece by piece (:class:`MappedPieces`): the
-    same steps, bit for bit, as for the same CSR in memory.
+    The epoch's rows are copied piece by piece into memory the compiled
+    epoch reads in order (:class:`MappedPieces` for a memory-mapped X,
+    :class:`SharedFill` in memory, by two threads with ``ahead``); all rows
+    of an X in memory in their order are trained on in place. The same
+    steps, bit for bit, whichever way.
     """
     from .trainer import DivergenceError, EpochResult
     opt = trainer.optimizer
@@ -734,16 +716,20 @@ def run(trainer, X, y, sw, rows):
         loss_sum, skipped = _full_batch(trainer, X, y, sw, rows)
         return EpochResult(loss_sum / m, opt.step_count - t_start, m, 0.0, skipped)
     batch = min(trainer.batch_size, m)
-    order = _order(trainer, rows, n, _block_rows(X, batch, trainer.block_bytes))
+    order = row_order(rows, n, trainer.shuffle, trainer.rng, _block_rows(X, batch,
+                                                                          trainer.block_bytes))
     epoch, buf, p = _prepare(trainer, X, y, sw, batch)
     piece = _piece_rows(X, batch)
-    starts = range(0, order.size, piece)
+    starts = range(0, m, piece)
     mapped = is_mapped(X)
-    ahead = not mapped and len(starts) > 1 and get_num_threads() > 1
+    in_place = order is None and not mapped and _epoch_reads(X, y, sw)
+    ahead = not (mapped or in_place) and len(starts) > 1 and get_num_threads() > 1
     if mapped:
         pieces = [MappedPieces(X, y, sw, piece, _chunk_rows(X, trainer.block_bytes))]
-    else:  # in memory: with ``ahead``, two buffers the threads fill in turn
-        pieces = [SharedFill(X, y, sw, piece) for _ in range(2 if ahead else 0)]
+    elif not in_place:  # in memory: with ``ahead``, two buffers the threads fill in turn
+        pieces = [SharedFill(X, y, sw, piece) for _ in range(2 if ahead else 1)]
+    if order is None:
+        order = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
     loss_sum, skipped, t = 0.0, 0, t_start
     with ThreadPoolExecutor(1) if ahead else nullcontext() as pool:
         if ahead:
@@ -752,17 +738,19 @@ def run(trainer, X, y, sw, rows):
             part = order[a:a + piece]
             if ahead:
                 pieces[i % 2].help()   # claim what the helper has not copied yet
-                Xp, yp, sp, part = filled.result()
+                Xp, yp, sp = filled.result()
                 if i + 1 < len(starts):  # the other buffer: its piece was trained on
                     pieces[(i + 1) % 2].job = None
                     filled = pool.submit(pieces[(i + 1) % 2].fill, order[a + piece:a + 2 * piece])
             elif mapped:
-                Xp, yp, sp, part = pieces[0].take(part)
+                Xp, yp, sp = pieces[0].take(part)
+            elif not in_place:
+                Xp, yp, sp = pieces[0].fill(part)
             else:
-                Xp, yp, sp = X, y, sw
+                Xp, yp, sp = _row_span(X, y, sw, a, a + part.size)
             with guard():
-                s, t, k, done = epoch(opt.params, Xp, yp, sp, part, trainer.hyper, p, batch, t,
-                                      buf)
+                s, t, k, done = epoch(opt.params, Xp, yp, sp, part.size, trainer.hyper, p, batch,
+                                      t, buf)
             if done != part.size:
                 unpack(opt, p, t, skipped + k)
                 raise DivergenceError(f"the loss became NaN or inf after {a + done} rows")
@@ -770,6 +758,19 @@ def run(trainer, X, y, sw, rows):
             skipped += k
     unpack(opt, p, t, skipped)
     return EpochResult(loss_sum / m, t - t_start, m, 0.0, skipped)
+
+
+def _epoch_reads(X, y, sw):
+    # True if the epoch can read X's own arrays: the types of a gathered piece's (writeable
+    # and contiguous), so that no second specialisation is compiled
+    return all(a.flags.writeable and a.flags.c_contiguous
+               for a in (X.data, X.indices, X.indptr, y, sw))
+
+
+def _row_span(X, y, sw, lo, hi):
+    # rows lo..hi-1 of X in memory as a CSR of its own (views: offsets kept absolute)
+    return CSR(X.data, X.indices, X.indptr[lo:hi + 1], X.n_cols), y[lo:hi], \
+        sw[lo:hi] if sw.size else sw
 
 
 def _prepare(trainer, X, y, sw, batch):
@@ -782,10 +783,11 @@ def _prepare(trainer, X, y, sw, batch):
     return epoch, buf, p
 
 
-def _in_memory_like(X):
-    # an empty in-memory CSR of X's dtypes: what the epoch sees of a memory-mapped X
-    return CSR(np.empty(0, X.data.dtype), np.empty(0, X.indices.dtype),
-               np.zeros(1, X.indptr.dtype), X.n_cols)
+def _in_memory_like(X, y, sw):
+    # (CSR, y, sw) of no rows, of the types of a piece of X (see _epoch_reads)
+    return (CSR(np.empty(0, X.data.dtype), np.empty(0, X.indices.dtype),
+                np.zeros(1, X.indptr.dtype), X.n_cols),
+            np.empty(0, y.dtype), np.empty(0, sw.dtype))
 
 
 def warm_up(trainer, X, y, sw, rows):
@@ -806,10 +808,10 @@ def warm_up(trainer, X, y, sw, rows):
         say(f"preparing the compiled sparse training loop ({opt.rule.class_name}, "
             f"{X.data.dtype}): compiling (once: numba caches it on disk) or loading it ...")
     none = np.empty(0, np.int32)
+    piece, yp, sp = _in_memory_like(X, y, sw)   # what the epoch reads: gathered or X's own
     with guard():
-        epoch(opt.params, _in_memory_like(X) if mapped else X, y, sw, none, trainer.hyper, p,
-              batch, opt.step_count, buf)
-    gather_rows(X, y, sw, none, buf.data, buf.indices, buf.indptr, buf.y, buf.sw)
+        epoch(opt.params, piece, yp, sp, 0, trainer.hyper, p, batch, opt.step_count, buf)
+    gather_rows(X, y, sw, none, piece.data, piece.indices, piece.indptr, yp, sp)
     rows_nnz(X.indptr, none)
     if mapped:
         trainer._warm.add(key)
