@@ -42,7 +42,7 @@ How a batch's step is applied (``sparse_updates``):
     so ``optimizer.params`` always holds w itself between calls. For a
     one-output loss the step is scattered straight from the rows'
     derivatives (:func:`direct_sgd_step`): two passes over a batch's
-    nonzeros (logits, update) after the gather.
+    nonzeros (logits, update), the update in w's dtype.
     With ``sparse_updates="lazy"``, plain SGD with an L1 share on a
     one-output model also runs this way, L1 as the cumulative penalty of
     Tsuruoka et al. (2009), as scikit-learn's ``sgd_fast``
@@ -353,9 +353,12 @@ def direct_sgd_step(w, xb, m, dz, n_coef, a, lr, decay, wd, s2, s1, l1, q, u):
     The gradient of the coefficients is sum_k dz[k] x_k / m, so the step
     ``v_j -= lr g_j / a`` is a scatter of -lr dz[k] / (a m) times each
     entry of the batch, with no gradient buffer, touched-column list or
-    second pass (summed in w's dtype term by term rather than in float64
-    first: the same step to rounding). Then the intercept. See
-    :func:`scaled_sgd_step` for the decay and the fold.
+    second pass, in w's dtype: a row's factor -lr dz[k] / (a m) is taken in
+    float64 and rounded once to w's dtype, then each of its entries moves
+    its coefficient by one multiply-add in w's dtype (float32 arithmetic
+    for a float32 model). The dense step to w's rounding: the terms are
+    added one by one rather than summed in float64 first. Then the
+    intercept. See :func:`scaled_sgd_step` for the decay and the fold.
 
     With an L1 share (l1 > 0; only with ``sparse_updates="lazy"``), the
     cumulative penalty of Tsuruoka, Tsujii & Ananiadou (2009), as
@@ -370,12 +373,12 @@ def direct_sgd_step(w, xb, m, dz, n_coef, a, lr, decay, wd, s2, s1, l1, q, u):
     dense subgradient step (which never makes a coefficient exactly 0).
 
     The penalty sums s2 = sum v_j^2 and s1 = sum |v_j| follow every change;
-    s1 only with l1 > 0 (else it is not in the loss). In the scatter they
-    take the change from the float64 value v_j - r x before it is stored
-    (rounded to w's dtype), s2's in four partial sums added at the end: the
-    loss's penalty term differs from the sum of the stored values' squares
-    by rounding only (and the sums are recomputed at every piece); the
-    coefficients are the same bits.
+    s1 only with l1 > 0 (else it is not in the loss). In the scatter s2
+    takes the change (new - old)(new + old) of each stored value, in w's
+    dtype, in four partial sums a row that are added to the float64 sum at
+    the row's end: the loss's penalty term differs from the sum of the
+    stored values' squares by rounding only (and the sums are recomputed
+    at every piece).
     """
     a_new, s2, s1 = decayed_scale(w, n_coef, a, lr, decay, s2, s1)
     step = lr / (a_new * m)
@@ -384,26 +387,29 @@ def direct_sgd_step(w, xb, m, dz, n_coef, a, lr, decay, wd, s2, s1, l1, q, u):
     # s1 only counts in the loss with an L1 share; not tracking it made five epochs of the
     # 1M-row click log 9-25% faster (A/B in one process, in rows order and shuffled)
     track_l1 = l1 > 0.0
-    # s2's change in four partial sums taken in turn (a fixed order), from the float64 value
-    # before the store rounds it to w's dtype: one serial add chain over the batch's entries
-    # and the conversion of the stored value back made the step 1.6-1.7x the time of the
-    # same scatter without s2; 1.3x this way (300,000 rows of the click log, one process)
-    c0 = c1 = c2 = c3 = 0.0
+    # s2's change in four partial sums taken in turn (a fixed order): one serial add chain
+    # over the batch's entries made the step 1.6-1.7x the time of the same scatter without
+    # s2, four 1.3x. The update and those sums in w's dtype rather than in float64 (float32
+    # for the click log): five epochs in row order, training alone, 0.40-0.46 s against
+    # 0.45-0.54 s (A/B of the two versions in turn, one session, 2026-12-03)
+    zero = cast_like(0.0, w)
     for k in range(m):
         r = step * dz[k]
         gb += dz[k]
         if r == 0.0:
             continue
+        rw = cast_like(r, w)
+        c0 = c1 = c2 = c3 = zero
         for p in range(np.uint64(indptr[k]), np.uint64(indptr[k + 1])):
             j = np.uint64(indices[p])
-            old = np.float64(w[j])
-            new = old - r * np.float64(data[p])
+            old = w[j]
+            new = old - rw * data[p]
             w[j] = new
             c0 += (new - old) * (new + old)
             c0, c1, c2, c3 = c1, c2, c3, c0
             if track_l1:
-                s1 += abs(new) - abs(old)
-    s2 += (c0 + c1) + (c2 + c3)
+                s1 += abs(np.float64(new)) - abs(np.float64(old))
+        s2 += np.float64((c0 + c1) + (c2 + c3))
     if l1 > 0.0:
         u[0] += lr * l1
         total = u[0]
