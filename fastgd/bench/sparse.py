@@ -30,9 +30,9 @@ anonymous part (without file pages). Every fit, fastgd's and the peers'
 alike, runs ``repeat`` times (default 3) and reports the fastest: the first
 run under the memory sampler, the others without it (a thread that wakes
 500 times a second takes a share of the two cores fastgd trains on, and
-not of the core a single-threaded peer leaves free). fastgd's exact lazy SGD runs again
-on the same CSR saved to memory-mapped files (:func:`fastgd.sparse.load_csr`),
-shuffled by blocks and fully.
+not of the core a single-threaded peer leaves free). fastgd's exact lazy
+SGD runs again on the same CSR saved to memory-mapped files
+(:func:`fastgd.sparse.load_csr`), shuffled by blocks and fully.
 
 The default size (200,000 rows) keeps the section within a few minutes on 2
 cores, compilation included; ``sparse_rows(n=1_000_000)`` is the full size.
