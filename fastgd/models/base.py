@@ -200,7 +200,7 @@ class GDEstimator(BaseEstimator):
     shuffle : bool or {"none", "full", "blocks"}, default True
         True means "full" for in-memory data (dense or sparse) and "blocks" for memmaps
         (dense, or a CSR of memory-mapped arrays). "full" on a mapped CSR gathers each
-        piece of 65,536 shuffled rows from anywhere in its files: random reads, fast
+        piece of 16,384 shuffled rows from anywhere in its files: random reads, fast
         while the files stay in the OS's page cache, slow from disk; resident memory
         still grows by about a piece (pages are released after each).
     random_state : None, int or RandomState
