@@ -44,7 +44,7 @@ import threading
 
 import numpy as np
 
-from .._numba import jit, prefetch_row
+from .._numba import jit, prefetch_row, prefetch_span
 from .shuffle import draw_seed, shuffle_
 
 SHUFFLE_MODES = ("none", "full", "blocks")
@@ -280,14 +280,21 @@ def gather_rows(X, y, sw, order, xout, yout, sout):
     (:func:`fastgd._numba.prefetch_row`), and more loads are in flight at
     once. A full permutation of 1M x 100 float32 rows took 43-48 ns a row,
     against 64 ns prefetching into L1 and 85 ns without prefetching
-    (2026-11-25, Zen 4).
+    (2026-11-25, Zen 4). The row's y (and sw) are prefetched with it: a
+    random read as well, and three shuffled Adam epochs of that X as a
+    LogisticRegression fit took 0.084-0.096 s with it against 0.090-0.100 s
+    without (A/B in one session, 2026-12-04).
     """
     n = order.size
     d = X.shape[1]
     weighted = sw.size > 0
     for r in range(n):
         if r + ROWS_AHEAD < n:
-            prefetch_row(X, order[r + ROWS_AHEAD])
+            q = order[r + ROWS_AHEAD]
+            prefetch_row(X, q)
+            prefetch_span(y, q, q + 1)
+            if weighted:
+                prefetch_span(sw, q, q + 1)
         i = order[r]
         src = X[i]
         dst = xout[r]
